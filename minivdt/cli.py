@@ -1,0 +1,212 @@
+"""The `minivdt` command: data previews, training, sampling, the demo and the benchmarks.
+
+Heavy imports (torch, diffusers) happen inside each subcommand so that `minivdt --help` is instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+DESCRIPTION = """\
+minivdt: a small Video Diffusion Transformer (VDT) that learns to predict bouncing-ball physics.
+
+Start with `minivdt demo`: it loads the bundled model, predicts 8 future frames from 8 given ones
+for held-out clips of every scenario, writes a video and compares the result with simple baselines.
+"""
+
+
+def _add_data(sub):
+    data = sub.add_parser("data", help="simulate and look at the bouncing-ball world",
+                          description="Simulate the Physion-style bouncing-ball world.")
+    data_sub = data.add_subparsers(dest="data_command", required=True)
+    preview = data_sub.add_parser("preview", help="write a video and a frame grid of every scenario")
+    preview.add_argument("--out", default="outputs/preview", help="folder for the videos and images")
+    preview.add_argument("--size", type=int, default=32, help="frame height and width in pixels (default 32)")
+    preview.add_argument("--frames", type=int, default=16, help="frames per clip (default 16)")
+    preview.add_argument("--seed", type=int, default=0, help="random seed of the first clip")
+    generate = data_sub.add_parser("generate", help="simulate a split and cache it as .npz")
+    generate.add_argument("--split", choices=["train", "val", "test"], default="train")
+    generate.add_argument("--num-clips", type=int, default=4096, help="clips to simulate (train split only)")
+    generate.add_argument("--size", type=int, default=32)
+    generate.add_argument("--frames", type=int, default=16)
+    generate.add_argument("--out", required=True, help="path of the .npz file to write")
+
+
+def _add_train(sub):
+    from_preset = "a named preset: cpu-tiny (2 CPU cores, minutes), laptop-gpu, smoke (seconds)"
+    train = sub.add_parser("train", help="train a VDT on the bouncing-ball world",
+                           description="Train a VDT with unified spatio-temporal mask modeling. "
+                                       "Run under `accelerate launch` for several processes.")
+    train.add_argument("--preset", default="cpu-tiny", help=from_preset)
+    train.add_argument("--out", help="run folder for checkpoints and the log (default runs/<preset>)")
+    train.add_argument("--steps", type=int, help="total optimisation steps (overrides the preset)")
+    train.add_argument("--batch-size", type=int, help="global batch size (overrides the preset)")
+    train.add_argument("--cond-mode", choices=["concat", "adaln", "cross_attn"],
+                       help="how the model sees the given frames (default: the preset's, concat)")
+    train.add_argument("--minutes", type=float, help="stop after this many minutes of training")
+    train.add_argument("--checkpoint-every", type=int, help="save a checkpoint every N steps")
+    train.add_argument("--seed", type=int, help="random seed")
+    train.add_argument("--resume", action="store_true", help="continue from the run folder's last checkpoint")
+
+
+def _add_sample(sub):
+    sample = sub.add_parser("sample", help="run a trained model on held-out clips and write a video",
+                            description="Fill in the masked part of held-out clips with a trained model and "
+                                        "write a truth | prediction video plus metrics.")
+    sample.add_argument("--checkpoint", default=None, help="model folder or run folder (default: the bundled model)")
+    sample.add_argument("--task", default="predict", help="mask task: predict, backward, interpolate, "
+                        "image_to_video, spatial_completion, random or unconditional")
+    sample.add_argument("--scenario", default="mixed", help="drop, projectile, roll, collide or mixed")
+    sample.add_argument("--num-clips", type=int, default=4)
+    sample.add_argument("--steps", type=int, default=25, help="DDIM sampling steps")
+    sample.add_argument("--seed", type=int, default=0)
+    sample.add_argument("--out", default="outputs/sample.mp4", help="video path (.mp4 or .gif)")
+
+
+def _add_demo(sub):
+    demo = sub.add_parser("demo", help="the main job: predict 8 future frames with the bundled model",
+                          description="Load the bundled checkpoint, predict frames 9-16 from frames 1-8 for "
+                                      "held-out clips of every scenario, write a video and print the metrics "
+                                      "next to the copy-last-frame and constant-velocity baselines.")
+    demo.add_argument("--checkpoint", default=None, help="model folder (default: the bundled model in assets/)")
+    demo.add_argument("--num-clips", type=int, default=16, help="held-out clips per scenario")
+    demo.add_argument("--steps", type=int, default=25, help="DDIM sampling steps")
+    demo.add_argument("--out", default="outputs/demo", help="folder for the video and the metrics JSON")
+
+
+def _add_bench(sub):
+    bench = sub.add_parser("bench", help="baselines, prediction quality and speed benchmarks")
+    bench_sub = bench.add_subparsers(dest="bench_command", required=True)
+    baselines = bench_sub.add_parser("baselines", help="copy-last-frame and constant-velocity on the test split")
+    baselines.add_argument("--num-clips", type=int, default=64, help="test clips per scenario")
+    _add_bench_runs(bench_sub)
+
+
+def _add_common(parser):
+    parser.add_argument("--quick", action="store_true", help="tiny sizes and few repeats (seconds; a smoke test)")
+    parser.add_argument("--out", default="outputs/bench", help="folder for the JSON files and the plot")
+    parser.add_argument("--md", default="BENCHMARKS.md", help="markdown report to (re)write")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+
+
+def _add_quality_args(parser):
+    parser.add_argument("--checkpoint", default=None, help="VDT model folder (default: the bundled model)")
+    parser.add_argument("--budget-s", type=float, default=None,
+                        help="CNN training seconds (default: train_seconds of the checkpoint's training.json)")
+    parser.add_argument("--num-clips", type=int, default=None, help="test clips per scenario (default 64)")
+    parser.add_argument("--scenarios", nargs="+", choices=["drop", "projectile", "roll", "collide", "mixed"], default=None)
+    parser.add_argument("--steps", type=int, default=None, help="DDIM sampling steps (default 25)")
+    parser.add_argument("--num-train-clips", type=int, default=None,
+                        help="CNN training clips (default: training.json's num_train_clips, else 4000)")
+    parser.add_argument("--curve-every-s", type=float, default=None,
+                        help="CNN learning-curve eval interval in training seconds (default budget / 8)")
+    parser.add_argument("--vdt-curve", action="append", metavar="SECONDS:CHECKPOINT",
+                        help="a VDT learning-curve point (repeatable)")
+    parser.add_argument("--vdt-run", default=None,
+                        help="VDT run folder (its log.jsonl) or .jsonl file with position_error points "
+                             "(see vdt_curve_callback)")
+
+
+def _add_speed_args(parser):
+    parser.add_argument("--sizes", nargs="+", default=None, help="model presets (default cpu-tiny VDT-S/4)")
+    parser.add_argument("--device", default=None, help="cpu or cuda (default: the best available)")
+    parser.add_argument("--batch-size", type=int, default=None, help="training batch (default: per size)")
+    parser.add_argument("--sample-batch-size", type=int, default=None, help="sampling batch (default: per size)")
+    parser.add_argument("--repeats", type=int, default=None, help="timed repeats per variant (default 5)")
+    parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory subprocesses")
+
+
+def _add_bench_runs(bench_sub):
+    """`minivdt bench quality|speed|all`; bench.py (and torch) is imported only when one of them runs."""
+    quality = bench_sub.add_parser("quality", help="VDT vs baselines vs a SimVP CNN on the test split")
+    _add_common(quality), _add_quality_args(quality)
+    speed = bench_sub.add_parser("speed", help="throughput, FLOP/s, memory, frames x attention")
+    _add_common(speed), _add_speed_args(speed)
+    both = bench_sub.add_parser("all", help="speed + quality, then BENCHMARKS.md",
+                                description="Run every benchmark and regenerate BENCHMARKS.md.")
+    _add_common(both), _add_quality_args(both), _add_speed_args(both)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="minivdt", description=DESCRIPTION,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    _add_data(sub)
+    _add_train(sub)
+    _add_sample(sub)
+    _add_demo(sub)
+    _add_bench(sub)
+    return parser
+
+
+def _run_data(args):
+    from .world import WorldConfig, write_preview
+
+    config = WorldConfig(size=args.size, num_frames=args.frames)
+    if args.data_command == "preview":
+        for path in write_preview(args.out, seed=args.seed, config=config):
+            print(path)
+    else:
+        from .data import BallClips
+
+        num_clips = args.num_clips if args.split == "train" else None
+        dataset = BallClips(args.split, num_clips=num_clips, config=config, cache=args.out)
+        print(f"wrote {len(dataset)} clips to {args.out}")
+
+
+def _run_train(args):
+    from .training import make_train_config, train
+
+    overrides = {"out_dir": args.out or f"runs/{args.preset}"}
+    for name, value in [("max_steps", args.steps), ("batch_size", args.batch_size), ("seed", args.seed),
+                        ("checkpoint_every", args.checkpoint_every)]:
+        if value is not None:
+            overrides[name] = value
+    if args.minutes is not None:
+        overrides["time_budget_s"] = 60 * args.minutes
+    config = make_train_config(args.preset, **overrides)
+    if args.cond_mode:
+        config.model_overrides = {**config.model_overrides, "cond_mode": args.cond_mode}
+    result = train(config, resume=args.resume)
+    print(f"trained to step {result.step} in {result.seconds:.0f} s; checkpoint in {result.out_dir}/checkpoint")
+
+
+def _run_sample(args):
+    from .demo import run_sample
+
+    run_sample(checkpoint=args.checkpoint, task=args.task, scenario=args.scenario, num_clips=args.num_clips,
+               steps=args.steps, seed=args.seed, out=args.out)
+
+
+def _run_demo(args):
+    from .demo import run_demo
+
+    run_demo(checkpoint=args.checkpoint, num_clips=args.num_clips, steps=args.steps, out_dir=args.out)
+
+
+def _run_bench(args):
+    from .metrics import baseline_table, format_table
+
+    if args.bench_command == "baselines":
+        print(format_table(baseline_table(num_per_scenario=args.num_clips)))
+    else:
+        from . import bench
+
+        {"quality": bench.main_quality, "speed": bench.main_speed, "all": bench.main_all}[args.bench_command](args)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    runners = {"data": _run_data, "train": _run_train, "sample": _run_sample, "demo": _run_demo,
+               "bench": _run_bench}
+    try:
+        runners[args.command](args)
+    except (ValueError, TypeError, FileNotFoundError) as error:
+        print(f"minivdt {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

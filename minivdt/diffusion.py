@@ -1,0 +1,97 @@
+"""Diffusion for masked video: diffusers schedulers, the masked training loss, and a sampler that re-injects the
+condition every step. Notation: ᾱ_t = alphas_cumprod[t], x_0 clean video, ε ~ N(0, I), m = mask (1 = generate)."""
+
+import torch
+from diffusers import DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler
+
+from .masks import make_mask
+
+SCHEDULERS = {"ddpm": DDPMScheduler, "ddim": DDIMScheduler, "dpm": DPMSolverMultistepScheduler}
+
+
+def make_scheduler(kind="ddpm", prediction_type="epsilon", num_train_timesteps=1000, beta_schedule="linear"):
+    """A diffusers scheduler: "ddpm" (training / ancestral sampling), "ddim" or "dpm" (DPM-Solver++, fast sampling).
+    beta_schedule "linear" (DDPM/DiT/VDT, β from 1e-4 to 0.02) or "squaredcos_cap_v2" (cosine)."""
+    if kind not in SCHEDULERS:
+        raise ValueError(f"kind must be one of {tuple(SCHEDULERS)}, got {kind!r}")
+    if prediction_type not in ("epsilon", "v_prediction"):
+        raise ValueError(f"prediction_type must be 'epsilon' or 'v_prediction', got {prediction_type!r}")
+    kwargs = dict(num_train_timesteps=num_train_timesteps, beta_schedule=beta_schedule,
+                  prediction_type=prediction_type)
+    if kind in ("ddim", "dpm"):
+        kwargs["timestep_spacing"] = "trailing"  # few-step samplers must start at t = T-1 (Lin et al., 2023)
+    return SCHEDULERS[kind](**kwargs)
+
+
+def _alpha_bar(scheduler, timesteps, like):
+    """ᾱ_t gathered per sample and shaped (B, 1, 1, 1, 1) to broadcast over a video."""
+    alpha_bar = scheduler.alphas_cumprod.to(like.device)[timesteps.to(like.device)]
+    return alpha_bar.to(like.dtype).view(-1, *([1] * (like.ndim - 1)))
+
+
+def velocity(scheduler, x0, noise, timesteps):
+    """v = sqrt(ᾱ_t) ε - sqrt(1 - ᾱ_t) x_0 (Salimans & Ho 2022); works for every scheduler."""
+    alpha_bar = _alpha_bar(scheduler, timesteps, x0)
+    return alpha_bar.sqrt() * noise - (1 - alpha_bar).sqrt() * x0
+
+
+def training_loss(model, x0, mask, scheduler, generator=None):
+    """Masked denoising loss: mean squared error over the generated (mask == 1) elements only. Scalar tensor."""
+    B = x0.shape[0]
+    prediction_type = scheduler.config.prediction_type
+    model_prediction_type = getattr(getattr(model, "config", None), "prediction_type", prediction_type)
+    if model_prediction_type != prediction_type:
+        raise ValueError(f"scheduler prediction_type {prediction_type!r} does not match the model's "
+                         f"{model_prediction_type!r}")
+    mask = mask.to(x0)
+    # t ~ U{0, ..., T-1} per sample, ε ~ N(0, I)
+    timesteps = torch.randint(0, scheduler.config.num_train_timesteps, (B,), generator=generator).to(x0.device)
+    noise = torch.randn(x0.shape, generator=generator, dtype=x0.dtype).to(x0.device)
+    # x_t = sqrt(ᾱ_t) x_0 + sqrt(1 - ᾱ_t) ε
+    x_t = scheduler.add_noise(x0, noise, timesteps)
+    # given positions are clean, exactly as the sampler will feed them: x_in = m x_t + (1 - m) x_0
+    cond = (1 - mask) * x0
+    x_in = mask * x_t + cond
+    prediction = model(x_in, timesteps, cond, mask).float()
+    # target ε, or v = sqrt(ᾱ_t) ε - sqrt(1 - ᾱ_t) x_0
+    target = noise if prediction_type == "epsilon" else velocity(scheduler, x0, noise, timesteps)
+    # L = Σ m (pred - target)² / Σ m, the sum running over channels too. The official VDT averages over ALL
+    # positions, so the loss (and gradient scale) shrinks with the number of given frames and the given
+    # positions, whose prediction is never used, pull the average down; here only generated elements count.
+    mask = mask.expand_as(prediction)
+    return ((prediction - target.float()) ** 2 * mask).sum() / mask.sum().clamp(min=1)
+
+
+@torch.no_grad()
+def sample(model, cond_video, mask, scheduler, num_inference_steps=25, generator=None, progress=False):
+    """Generate the mask == 1 part of cond_video (B, F, C, H, W); given positions come back bit-exact."""
+    mask = mask.to(cond_video)
+    is_given = (mask == 0).expand_as(cond_video)
+    cond = torch.where(is_given, cond_video, torch.zeros_like(cond_video))  # clean video * (1 - m)
+    scheduler.set_timesteps(num_inference_steps)
+    # x_T ~ N(0, σ_max² I)
+    x = torch.randn(cond_video.shape, generator=generator, dtype=cond_video.dtype).to(cond_video.device)
+    x = x * scheduler.init_noise_sigma
+    timesteps = scheduler.timesteps
+    if progress:
+        from tqdm.auto import tqdm
+        timesteps = tqdm(timesteps)
+    for t in timesteps:
+        # re-inject the condition: x_t <- m x_t + (1 - m) x_0 (the model was trained on exactly this blend)
+        x = torch.where(is_given, cond_video, x)
+        model_input = scheduler.scale_model_input(x, t)
+        prediction = model(model_input, t.expand(x.shape[0]).to(x.device), cond, mask).to(x.dtype)
+        # x_{t-1} from the scheduler's update rule (DDPM / DDIM / DPM-Solver++)
+        x = scheduler.step(prediction, t, x, generator=generator).prev_sample
+    return torch.where(is_given, cond_video, x)
+
+
+def predict(model, video, task, num_given=8, scheduler="ddim", steps=25, generator=None):
+    """Build the mask for a named task from `video` (B, F, C, H, W) and sample the rest; returns (B, F, C, H, W)."""
+    B, F, C, H, W = video.shape
+    patch_size = getattr(getattr(model, "config", None), "patch_size", 1)
+    mask = make_mask(task, B, F, H, W, num_given=num_given, patch_size=patch_size, generator=generator)
+    if isinstance(scheduler, str):
+        prediction_type = getattr(getattr(model, "config", None), "prediction_type", "epsilon")
+        scheduler = make_scheduler(scheduler, prediction_type=prediction_type)
+    return sample(model, video, mask.to(video.device), scheduler, num_inference_steps=steps, generator=generator)

@@ -1,0 +1,1 @@
+"""Exercise checks and solutions for the course notebooks: lessonN.check_<name>(answer), lessonN.solution_<name>."""

@@ -1,0 +1,57 @@
+"""Lesson 8 (physics prediction and scaling): exercise checks and solutions."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from minivdt.course import check_close
+from minivdt.exercises.lesson1 import call_answer, run_exercise  # noqa: F401  (re-exported for the notebook)
+
+# --------------------------------------------------------------------------------------------------
+#                              Exercise 1: constant-velocity extrapolation of positions
+# --------------------------------------------------------------------------------------------------
+
+
+def solution_extrapolate(last_two, num_future):
+    """Positions of the last two given frames (B, 2, K, 2) -> (B, num_future, K, 2) moving on at constant velocity.
+
+    Future step k (1-based) is p_last + k * (p_last - p_before)."""
+    last_two = np.asarray(last_two, dtype=np.float64)
+    velocity = last_two[:, 1:] - last_two[:, :1]  # (B, 1, K, 2) px per frame
+    steps = np.arange(1, num_future + 1, dtype=np.float64)[None, :, None, None]  # (1, num_future, 1, 1)
+    return last_two[:, 1:] + velocity * steps
+
+
+def check_extrapolate(answer) -> None:
+    rng = np.random.default_rng(0)
+    last_two = rng.uniform(4, 28, (3, 2, 2, 2))  # (B, 2, K, 2)
+    mine = call_answer(answer, last_two.copy(), 5)
+    check_close(np.asarray(mine, dtype=np.float64), solution_extrapolate(last_two, 5), name="extrapolate",
+                atol=1e-6,
+                hint="Hint: velocity = last - before (px per frame, sign matters); the FIRST future frame is "
+                     "already one step ahead of the last given one (k = 1, ..., num_future), output (B, num_future, "
+                     "K, 2).")
+
+
+# --------------------------------------------------------------------------------------------------
+#                              Exercise 2: quality against log-compute
+# --------------------------------------------------------------------------------------------------
+
+
+def solution_fit_log_linear(gflops, quality):
+    """Least-squares line quality ≈ slope * log10(gflops) + intercept -> (slope, intercept)."""
+    slope, intercept = np.polyfit(np.log10(np.asarray(gflops, dtype=np.float64)),
+                                  np.asarray(quality, dtype=np.float64), 1)
+    return float(slope), float(intercept)
+
+
+def check_fit_log_linear(answer) -> None:
+    gflops = np.array([0.05, 0.2, 0.8, 3.2, 12.8])
+    quality = np.array([0.31, 0.24, 0.2, 0.13, 0.09])
+    mine = call_answer(answer, gflops.copy(), quality.copy())
+    if not isinstance(mine, (tuple, list, np.ndarray)) or len(mine) != 2:
+        raise AssertionError(f"fit_log_linear must return (slope, intercept), got {mine!r}")
+    check_close(np.asarray(mine, dtype=np.float64), np.asarray(solution_fit_log_linear(gflops, quality)),
+                name="(slope, intercept)", atol=1e-6,
+                hint="Hint: fit a degree-1 polynomial (np.polyfit(..., 1)) of quality against log10(gflops) (base 10, "
+                     "not the natural log, and not gflops itself); polyfit returns the slope first.")

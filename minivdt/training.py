@@ -1,0 +1,354 @@
+"""Training: a small, resumable loop for VDT with unified mask modeling.
+
+The loop knows nothing about the model's internals: it draws a batch of clips, gives every clip a mask
+task from a configurable mix, and minimises the masked diffusion loss. It runs single-process on a CPU
+or a GPU, or multi-process through `accelerate launch`. Checkpoints hold everything the next step
+needs (weights, EMA, optimizer, LR schedule, step), and the data, masks and noise of step `s` are a
+pure function of `(seed, s)`, so `--resume` continues exactly where an interrupted run stopped.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+from accelerate import Accelerator
+from diffusers.optimization import get_scheduler
+from diffusers.training_utils import EMAModel
+from tqdm.auto import tqdm
+
+from .data import BallClips, to_tensor
+from .diffusion import make_scheduler, training_loss
+from .masks import TASKS, make_mask, sample_tasks
+from .model import PRESETS, VDT
+from .world import SCENARIOS, WorldConfig
+
+CHECKPOINT_DIR = "checkpoint"
+STATE_FILE = "state.pt"
+LOG_FILE = "log.jsonl"
+
+DEFAULT_TASK_WEIGHTS = {
+    # Forward prediction is the Physion readout, so it gets the largest share; the rest teach the one
+    # model every other task of the paper's unified mask modeling.
+    "predict": 0.5,
+    "backward": 0.1,
+    "interpolate": 0.1,
+    "image_to_video": 0.05,
+    "spatial_completion": 0.1,
+    "random": 0.1,
+    "unconditional": 0.05,
+}
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a training run; saved beside each checkpoint."""
+
+    model_preset: str = "cpu-tiny"
+    model_overrides: dict = field(default_factory=dict)  # e.g. {"cond_mode": "adaln"}
+    scenarios: tuple[str, ...] = SCENARIOS
+    image_size: int = 32
+    num_frames: int = 16
+    num_given: int = 8  # condition frames of the "predict" task (the Physion setting: 8 given, 8 predicted)
+    num_train_clips: int = 4000  # fixed training set, split evenly over scenarios (uint8, 48 KiB a clip at 32x32)
+    batch_size: int = 16  # global batch, split evenly over processes
+    learning_rate: float = 3e-4
+    weight_decay: float = 0.0
+    warmup_steps: int = 100
+    max_steps: int = 2000
+    time_budget_s: float | None = None  # stop early after this much wall-clock training time
+    grad_clip: float = 1.0
+    ema_decay: float = 0.999
+    task_weights: dict = field(default_factory=lambda: dict(DEFAULT_TASK_WEIGHTS))
+    prediction_type: str = "epsilon"
+    checkpoint_every: int = 200
+    log_every: int = 10
+    seed: int = 0
+    # "auto": bf16 on CPU and bf16-capable GPUs, fp16 on older GPUs, off on MPS. The cpu-tiny preset turns it
+    # off: at that width bf16 autocast measured no faster than fp32 on 2 cores (0.60 vs 0.53 s a step).
+    mixed_precision: str = "auto"
+    out_dir: str = "runs/cpu-tiny"
+
+    def __post_init__(self):
+        if self.model_preset not in PRESETS:
+            raise ValueError(f"model_preset must be one of {sorted(PRESETS)}, got {self.model_preset!r}")
+        for name, weight in self.task_weights.items():
+            if name not in TASKS:
+                raise ValueError(f"task_weights has unknown task {name!r}; valid tasks: {TASKS}")
+            if weight < 0:
+                raise ValueError(f"task_weights[{name!r}] must be >= 0, got {weight}")
+        if self.batch_size < 1 or self.max_steps < 0 or self.checkpoint_every < 1:
+            raise ValueError("batch_size and checkpoint_every must be >= 1 and max_steps >= 0")
+        if self.mixed_precision not in ("auto", "no", "bf16", "fp16"):
+            raise ValueError(f"mixed_precision must be 'auto', 'no', 'bf16' or 'fp16', got {self.mixed_precision!r}")
+
+    def model_kwargs(self) -> dict:
+        """Keyword arguments of the VDT this run trains."""
+        kwargs = dataclasses.asdict(PRESETS[self.model_preset])
+        kwargs.update(input_size=self.image_size, num_frames=self.num_frames, prediction_type=self.prediction_type)
+        kwargs.update(self.model_overrides)
+        return kwargs
+
+
+TRAIN_PRESETS = {
+    # ~1 M parameters; a few thousand steps on 2 CPU cores is what the bundled checkpoint had.
+    "cpu-tiny": TrainConfig(mixed_precision="no", learning_rate=5e-4),
+    # The same recipe at a size a laptop GPU trains in well under an hour.
+    "laptop-gpu": TrainConfig(
+        model_preset="laptop-gpu", num_train_clips=16384, batch_size=64, max_steps=20000,
+        warmup_steps=500, checkpoint_every=1000, out_dir="runs/laptop-gpu",
+    ),
+    # Seconds, for tests and the notebooks' quick mode.
+    "smoke": TrainConfig(
+        model_preset="cpu-tiny", model_overrides={"hidden_size": 32, "depth": 1, "num_heads": 2},
+        num_train_clips=32, batch_size=4, max_steps=4, warmup_steps=1, checkpoint_every=2, log_every=1,
+        out_dir="runs/smoke",
+    ),
+}
+
+
+def make_train_config(preset: str = "cpu-tiny", **overrides) -> TrainConfig:
+    """A copy of a named preset with some fields changed."""
+    if preset not in TRAIN_PRESETS:
+        raise ValueError(f"preset must be one of {sorted(TRAIN_PRESETS)}, got {preset!r}")
+    return dataclasses.replace(copy.deepcopy(TRAIN_PRESETS[preset]), **overrides)
+
+
+def resolve_mixed_precision(setting: str) -> str:
+    """Pick the autocast dtype for this machine: never fp16 on a CPU (it is ~500x slower there)."""
+    if setting != "auto":
+        return setting
+    if torch.cuda.is_available():
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    if torch.backends.mps.is_available():
+        return "no"
+    return "bf16"
+
+
+def pick_device() -> torch.device:
+    """cuda, then Apple's mps, then the CPU."""
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+# --------------------------------------------------------------------------------------------
+#  Batches: a pure function of (seed, step), so a resumed run sees exactly the data it would have
+# --------------------------------------------------------------------------------------------
+
+def step_generator(seed: int, step: int, rank: int = 0) -> torch.Generator:
+    """The torch generator for one step's masks, timesteps and noise on one process."""
+    return torch.Generator().manual_seed(int(np.random.SeedSequence([seed, step, rank]).generate_state(1)[0]))
+
+
+def make_batch(videos: torch.Tensor, cfg: TrainConfig, step: int, rank: int, num_processes: int):
+    """This process's share of step `step`: clips (b, F, C, H, W) in [-1, 1] and masks (b, F, 1, H, W)."""
+    rng = np.random.default_rng([cfg.seed, step])
+    indices = rng.choice(len(videos), size=cfg.batch_size, replace=len(videos) < cfg.batch_size)
+    per_rank = cfg.batch_size // num_processes
+    indices = indices[rank * per_rank:(rank + 1) * per_rank]
+    x0 = to_tensor(videos[indices])  # (b, F, C, H, W)
+    generator = step_generator(cfg.seed, step, rank)
+    tasks = sample_tasks(cfg.task_weights, per_rank, generator=generator)
+    _, num_frames, _, height, width = x0.shape
+    patch_size = cfg.model_kwargs()["patch_size"]  # spatial masks line up with the model's patches
+    mask = torch.cat([
+        make_mask(task, 1, num_frames, height, width, num_given=cfg.num_given, patch_size=patch_size, generator=generator)
+        for task in tasks
+    ])
+    return x0, mask, generator
+
+
+def load_training_videos(cfg: TrainConfig) -> torch.Tensor:
+    """The fixed training set as a uint8 tensor (N, F, H, W, 3)."""
+    world = WorldConfig(size=cfg.image_size, num_frames=cfg.num_frames)
+    per_scenario = max(1, cfg.num_train_clips // len(cfg.scenarios))
+    dataset = BallClips("train", scenarios=cfg.scenarios, num_clips=per_scenario, config=world)
+    return torch.from_numpy(dataset.get_batch().frames)
+
+
+# --------------------------------------------------------------------------------------------
+#  Checkpoints
+# --------------------------------------------------------------------------------------------
+
+def save_checkpoint(out_dir: Path, model: VDT, ema: EMAModel, optimizer, lr_scheduler, step: int, cfg: TrainConfig):
+    """Write model, EMA model and optimizer state to `out_dir/checkpoint`, replacing it atomically."""
+    final = out_dir / CHECKPOINT_DIR
+    tmp = out_dir / (CHECKPOINT_DIR + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    model.save_pretrained(tmp / "model")
+    ema_model = copy.deepcopy(model)
+    ema.copy_to(ema_model.parameters())
+    ema_model.save_pretrained(tmp / "ema")
+    torch.save({
+        "step": step,
+        "optimizer": optimizer.state_dict(),
+        "lr_scheduler": lr_scheduler.state_dict(),
+        "ema": ema.state_dict(),
+        "train_config": dataclasses.asdict(cfg),
+    }, tmp / STATE_FILE)
+    old = out_dir / (CHECKPOINT_DIR + ".old")
+    shutil.rmtree(old, ignore_errors=True)
+    if final.exists():
+        final.rename(old)
+    tmp.rename(final)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> VDT:
+    """Load a saved VDT folder (or a run folder, taking its EMA weights), with a clear error if it is broken."""
+    path = Path(path)
+    if (path / CHECKPOINT_DIR / "ema").is_dir():
+        path = path / CHECKPOINT_DIR / "ema"
+    if not (path / "config.json").is_file():
+        raise FileNotFoundError(f"checkpoint {str(path)!r} has no config.json: expected a folder written by save_pretrained")
+    try:
+        model = VDT.from_pretrained(path, low_cpu_mem_usage=False)
+    except Exception as error:  # safetensors/json/shape errors all mean the same thing to a user
+        raise ValueError(f"checkpoint {str(path)!r} is corrupt or does not match its config.json: {error}") from error
+    return model.to(device).eval()
+
+
+def _load_state(out_dir: Path, cfg: TrainConfig):
+    ckpt = out_dir / CHECKPOINT_DIR
+    try:
+        state = torch.load(ckpt / STATE_FILE, map_location="cpu", weights_only=False)
+    except Exception as error:
+        raise ValueError(f"cannot resume: {ckpt / STATE_FILE} is missing or corrupt ({error})") from error
+    saved = state["train_config"]
+    mine = dataclasses.asdict(cfg)
+    changed = [k for k in mine if k not in ("max_steps", "time_budget_s", "out_dir", "checkpoint_every", "log_every")
+               and json.dumps(saved.get(k), default=str) != json.dumps(mine[k], default=str)]
+    if changed:
+        raise ValueError(f"cannot resume {ckpt}: the training config differs in {changed}; "
+                         "resume with the same settings or start a new out_dir")
+    return state
+
+
+# --------------------------------------------------------------------------------------------
+#  The loop
+# --------------------------------------------------------------------------------------------
+
+@dataclass
+class TrainResult:
+    step: int
+    losses: list[float]
+    seconds: float
+    out_dir: str
+
+
+def train(cfg: TrainConfig, resume: bool = False, progress: bool = True,
+          callback: Callable[[int, VDT, float], None] | None = None, callback_every: int = 0) -> TrainResult:
+    """Train (or continue training) a VDT as `cfg` says; returns the final step and the losses of this call.
+
+    `callback(step, ema_model, seconds)` is called every `callback_every` steps with the EMA weights,
+    e.g. to trace a learning curve.
+    """
+    # Adam's second moments of the zero-initialised adaLN layers underflow into denormal floats, which are
+    # ~100x slower on x86 CPUs: training slowed from 1 s to 4 s a step until they were flushed to zero.
+    torch.set_flush_denormal(True)
+    accelerator = Accelerator(mixed_precision=resolve_mixed_precision(cfg.mixed_precision))
+    out_dir = Path(cfg.out_dir)
+    if accelerator.is_main_process:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    if cfg.batch_size % accelerator.num_processes:
+        raise ValueError(f"batch_size ({cfg.batch_size}) must be divisible by the number of processes "
+                         f"({accelerator.num_processes})")
+
+    torch.manual_seed(cfg.seed)  # weight initialisation: identical on every process
+    model = VDT(**cfg.model_kwargs())
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
+    lr_scheduler = get_scheduler("constant_with_warmup", optimizer, num_warmup_steps=cfg.warmup_steps)
+    ema = EMAModel(model.parameters(), decay=cfg.ema_decay, use_ema_warmup=True)
+    noise_scheduler = make_scheduler("ddpm", prediction_type=cfg.prediction_type)
+
+    start_step = 0
+    if resume and (out_dir / CHECKPOINT_DIR / STATE_FILE).exists():
+        state = _load_state(out_dir, cfg)
+        model = VDT.from_pretrained(out_dir / CHECKPOINT_DIR / "model", low_cpu_mem_usage=False)
+        optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
+        # The scheduler first: creating it writes the step-0 learning rate into the optimizer, which the
+        # saved optimizer state must then overwrite (the other order resumes with a warm-up LR of 0).
+        lr_scheduler = get_scheduler("constant_with_warmup", optimizer, num_warmup_steps=cfg.warmup_steps)
+        optimizer.load_state_dict(state["optimizer"])
+        lr_scheduler.load_state_dict(state["lr_scheduler"])
+        ema = EMAModel(model.parameters(), decay=cfg.ema_decay, use_ema_warmup=True)
+        ema.load_state_dict(state["ema"])
+        start_step = state["step"]
+
+    videos = load_training_videos(cfg)
+    model, optimizer, lr_scheduler = accelerator.prepare(model, optimizer, lr_scheduler)
+    ema.to(accelerator.device)
+    raw_model = accelerator.unwrap_model(model)
+
+    losses: list[float] = []
+    t0 = time.perf_counter()
+    bar = tqdm(range(start_step, cfg.max_steps), initial=start_step, total=cfg.max_steps,
+               disable=not (progress and accelerator.is_local_main_process), desc="train")
+    done = start_step
+    for step in bar:
+        model.train()
+        x0, mask, generator = make_batch(videos, cfg, step, accelerator.process_index, accelerator.num_processes)
+        x0, mask = x0.to(accelerator.device), mask.to(accelerator.device)
+        with accelerator.autocast():
+            loss = training_loss(model, x0, mask, noise_scheduler, generator=generator)
+        if not torch.isfinite(loss):
+            raise FloatingPointError(
+                f"training loss became {loss.item()} at step {step}; stopping. The last good checkpoint is kept "
+                f"in {out_dir / CHECKPOINT_DIR} (resume from it with a lower learning_rate).")
+        accelerator.backward(loss)
+        if cfg.grad_clip:
+            accelerator.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        optimizer.step()
+        lr_scheduler.step()
+        optimizer.zero_grad(set_to_none=True)
+        ema.step(raw_model.parameters())
+
+        mean_loss = accelerator.reduce(loss.detach().float(), reduction="mean").item()
+        losses.append(mean_loss)
+        done = step + 1
+        elapsed = time.perf_counter() - t0
+        if accelerator.is_main_process:
+            if done % cfg.log_every == 0 or done == cfg.max_steps:
+                bar.set_postfix(loss=f"{np.mean(losses[-cfg.log_every:]):.4f}")
+                with open(out_dir / LOG_FILE, "a") as log:
+                    log.write(json.dumps({"step": done, "loss": mean_loss, "lr": lr_scheduler.get_last_lr()[0],
+                                          "seconds": round(elapsed, 3)}) + "\n")
+            if done % cfg.checkpoint_every == 0:
+                save_checkpoint(out_dir, raw_model, ema, optimizer, lr_scheduler, done, cfg)
+            if callback is not None and callback_every and done % callback_every == 0:
+                paused = time.perf_counter()
+                callback(done, _ema_copy(raw_model, ema), elapsed)
+                t0 += time.perf_counter() - paused  # evaluation time is not training time
+        accelerator.wait_for_everyone()
+        if cfg.time_budget_s is not None and elapsed >= cfg.time_budget_s:
+            break
+    bar.close()
+
+    if accelerator.is_main_process and done > start_step and done % cfg.checkpoint_every != 0:
+        save_checkpoint(out_dir, raw_model, ema, optimizer, lr_scheduler, done, cfg)
+    accelerator.wait_for_everyone()
+    return TrainResult(step=done, losses=losses, seconds=time.perf_counter() - t0, out_dir=str(out_dir))
+
+
+def _ema_copy(model: VDT, ema: EMAModel) -> VDT:
+    ema_model = copy.deepcopy(model).eval()
+    ema.copy_to(ema_model.parameters())
+    return ema_model
+
+
+def read_log(out_dir: str | os.PathLike) -> list[dict]:
+    """The run's log lines (step, loss, lr, seconds)."""
+    path = Path(out_dir) / LOG_FILE
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []

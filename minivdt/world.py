@@ -1,0 +1,526 @@
+"""A tiny 2-D side-view physics world (balls, floor, walls, a block) and its anti-aliased renderer.
+
+Physics runs in *box units* (the box is 1 x 1, y down) so that every parameter means the same thing at
+32x32 and 64x64; positions and velocities are returned in pixels (px, px/frame). Everything is vectorised
+with numpy over a batch of clips, so ten thousand clips take seconds.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+SCENARIOS = ("drop", "projectile", "roll", "collide", "mixed")
+MAX_BALLS = 3  # ball slots: 0 = agent (red), 1 = target ball (green), 2 = distractor (blue)
+MAX_OBSTACLES = 1  # one upright "cylinder" block (a rectangle in side view)
+
+# Saturated ball colours, far from each other, from the light background and from the greys.
+BALL_COLORS = np.array([[220, 30, 30], [20, 160, 40], [30, 60, 220]], dtype=np.uint8)  # (K, 3)
+BACKGROUND_COLOR = np.array([235, 235, 225], dtype=np.uint8)
+FLOOR_COLOR = np.array([90, 90, 90], dtype=np.uint8)
+OBSTACLE_COLOR = np.array([150, 150, 150], dtype=np.uint8)
+STATIC_COLORS = np.stack([BACKGROUND_COLOR, FLOOR_COLOR, OBSTACLE_COLOR])  # what can lie under a ball
+
+AGENT = 0  # the agent is always ball slot 0
+NUM_UNIFORMS = 24  # random numbers drawn per clip; scenarios read fixed columns of them
+CONTACT_EPS = 1e-6  # box units; "touching" in the simulator means overlap >= -CONTACT_EPS
+
+
+@dataclass
+class WorldConfig:
+    """Size of the rendered clips and the physical constants (lengths in box units, time in frames)."""
+
+    size: int = 32  # H = W = size pixels
+    num_frames: int = 16
+    substeps: int = 8  # physics steps per frame (small steps keep collisions stable)
+    gravity: float = 0.025  # box heights per frame^2 (a drop from near the top lands after ~8 frames)
+    restitution: float = 0.8  # fraction of normal speed kept in a bounce (1 = perfectly elastic)
+    friction: float = 0.12  # floor friction: a ball on the floor decelerates by friction * gravity
+    floor_height: float = 0.0625  # thickness of the floor band at the bottom (2 px at 32x32)
+    radius_range: tuple[float, float] = (0.07, 0.11)  # ball radii, fraction of the box (2.2-3.5 px at 32)
+
+    def __post_init__(self):
+        if isinstance(self.size, bool) or not isinstance(self.size, (int, np.integer)) or self.size < 16:
+            raise ValueError(f"size must be an int >= 16, got {self.size!r}")
+        if isinstance(self.num_frames, bool) or not isinstance(self.num_frames, (int, np.integer)) \
+                or self.num_frames < 2:
+            raise ValueError(f"num_frames must be an int >= 2, got {self.num_frames!r}")
+        if not isinstance(self.substeps, (int, np.integer)) or self.substeps < 1:
+            raise ValueError(f"substeps must be a positive int, got {self.substeps!r}")
+        if not 0.0 <= self.restitution <= 1.0:
+            raise ValueError(f"restitution must be in [0, 1], got {self.restitution!r}")
+        if self.gravity < 0 or self.friction < 0:
+            raise ValueError(f"gravity and friction must be >= 0, got {self.gravity!r}, {self.friction!r}")
+        if not 0.0 < self.floor_height < 0.5:
+            raise ValueError(f"floor_height must be in (0, 0.5), got {self.floor_height!r}")
+        low, high = self.radius_range
+        if not 0.0 < low <= high <= 0.15:
+            raise ValueError(
+                f"radius_range must satisfy 0 < low <= high <= 0.15 (box fractions) so balls fit in the box, "
+                f"got {self.radius_range!r}")
+        if high * self.size < 1.0:
+            raise ValueError(f"radius_range gives balls under 1 px at size {self.size}, got {self.radius_range!r}")
+
+    @property
+    def floor_y(self) -> float:
+        """Floor surface in box units (y down)."""
+        return 1.0 - self.floor_height
+
+
+@dataclass
+class Clip:
+    """One simulated clip: frames plus the ground-truth state behind them (pixels, y down)."""
+
+    frames: np.ndarray  # (F, H, W, 3) uint8
+    positions: np.ndarray  # (F, K, 2) float32 px
+    velocities: np.ndarray  # (F, K, 2) float32 px/frame
+    radii: np.ndarray  # (K,) float32 px
+    present: np.ndarray  # (K,) bool
+    colors: np.ndarray  # (K, 3) uint8
+    obstacles: np.ndarray  # (M, 4) float32 px rectangles [x0, y0, x1, y1]
+    obstacle_present: np.ndarray  # (M,) bool
+    agent: int  # ball slot of the agent
+    target: int  # ball slot, or obstacle index when target_is_obstacle
+    target_is_obstacle: bool
+    contact: bool  # agent touches target at some point of the clip
+    contact_frame: int  # first frame at (or just before) which they touch; -1 if never
+    scenario: str  # for "mixed" clips, the sub-scenario actually simulated
+    seed: int
+    config: WorldConfig = field(default_factory=WorldConfig, repr=False)
+
+
+@dataclass
+class ClipBatch:
+    """A batch of clips with a leading B axis on every array field of Clip."""
+
+    frames: np.ndarray  # (B, F, H, W, 3) uint8
+    positions: np.ndarray  # (B, F, K, 2)
+    velocities: np.ndarray  # (B, F, K, 2)
+    radii: np.ndarray  # (B, K)
+    present: np.ndarray  # (B, K)
+    colors: np.ndarray  # (K, 3)
+    obstacles: np.ndarray  # (B, M, 4)
+    obstacle_present: np.ndarray  # (B, M)
+    agent: np.ndarray  # (B,) int
+    target: np.ndarray  # (B,) int
+    target_is_obstacle: np.ndarray  # (B,) bool
+    contact: np.ndarray  # (B,) bool
+    contact_frame: np.ndarray  # (B,) int
+    scenario: np.ndarray  # (B,) str
+    seed: np.ndarray  # (B,) int
+    config: WorldConfig = field(default_factory=WorldConfig, repr=False)
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+    def __getitem__(self, i: int) -> Clip:
+        return Clip(
+            frames=self.frames[i], positions=self.positions[i], velocities=self.velocities[i],
+            radii=self.radii[i], present=self.present[i], colors=self.colors, obstacles=self.obstacles[i],
+            obstacle_present=self.obstacle_present[i], agent=int(self.agent[i]), target=int(self.target[i]),
+            target_is_obstacle=bool(self.target_is_obstacle[i]), contact=bool(self.contact[i]),
+            contact_frame=int(self.contact_frame[i]), scenario=str(self.scenario[i]), seed=int(self.seed[i]),
+            config=self.config)
+
+    def select(self, index) -> "ClipBatch":
+        """Sub-batch by an index array or slice."""
+        fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        return ClipBatch(**{k: (v if k in ("colors", "config") else v[index]) for k, v in fields.items()})
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Input checks
+# ----------------------------------------------------------------------------------------------------------
+
+def _check_seed(seed, name="seed") -> int:
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)):
+        raise TypeError(f"{name} must be an int, got {type(seed).__name__} {seed!r}")
+    if seed < 0:
+        raise ValueError(f"{name} must be >= 0, got {seed}")
+    return int(seed)
+
+
+def _check_scenario(scenario) -> str:
+    if scenario not in SCENARIOS:
+        raise ValueError(f"scenario must be one of {SCENARIOS}, got {scenario!r}")
+    return scenario
+
+
+def _check_config(config) -> WorldConfig:
+    if config is None:
+        return WorldConfig()
+    if not isinstance(config, WorldConfig):
+        raise TypeError(f"config must be a WorldConfig, got {type(config).__name__}")
+    return config
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Scenarios: map per-clip uniforms u (B, NUM_UNIFORMS) to initial states in box units
+# ----------------------------------------------------------------------------------------------------------
+
+def _lerp(low, high, u):
+    return low + (high - low) * u
+
+
+def _empty_state(B, cfg, u):
+    r = _lerp(cfg.radius_range[0], cfg.radius_range[1], u[:, 0:MAX_BALLS])  # (B, K)
+    return dict(
+        pos=np.zeros((B, MAX_BALLS, 2)), vel=np.zeros((B, MAX_BALLS, 2)), radius=r,
+        present=np.zeros((B, MAX_BALLS), bool), rect=np.zeros((B, MAX_OBSTACLES, 4)),
+        rect_present=np.zeros((B, MAX_OBSTACLES), bool),
+        target=np.zeros(B, np.int64), target_is_obstacle=np.zeros(B, bool))
+
+
+def _block(s, cx, width, height, cfg):
+    """Put the upright block (obstacle 0) on the floor, centred at cx and kept inside the box."""
+    cx = np.clip(cx, width / 2, 1 - width / 2)
+    s["rect"][:, 0] = np.stack([cx - width / 2, cfg.floor_y - height, cx + width / 2,
+                                np.full_like(cx, cfg.floor_y)], axis=-1)
+    s["rect_present"][:, 0] = True
+    s["target_is_obstacle"][:] = True
+
+
+def _mirror(s, flip):
+    """Mirror the scene left-right for clips where flip is True."""
+    s["pos"][flip, :, 0] = 1 - s["pos"][flip, :, 0]
+    s["vel"][flip, :, 0] *= -1
+    x0, x1 = s["rect"][flip, :, 0].copy(), s["rect"][flip, :, 2].copy()
+    s["rect"][flip, :, 0], s["rect"][flip, :, 2] = 1 - x1, 1 - x0
+    s["rect"][~s["rect_present"]] = 0.0
+
+
+def _inside(s, cfg):
+    """Clamp starting positions so every ball starts inside the walls and above the floor."""
+    r = s["radius"]
+    s["pos"][..., 0] = np.clip(s["pos"][..., 0], r, 1 - r)
+    s["pos"][..., 1] = np.clip(s["pos"][..., 1], r, cfg.floor_y - r)
+    s["pos"][~s["present"]] = 0.0
+    return s
+
+
+def _init_drop(u, cfg):
+    """The agent falls from high up, bounces on the floor, and may land on or bounce into the block."""
+    s = _empty_state(len(u), cfg, u)
+    s["present"][:, AGENT] = True
+    x = _lerp(0.2, 0.8, u[:, 3])
+    s["pos"][:, AGENT] = np.stack([x, _lerp(0.1, 0.25, u[:, 4])], -1)
+    s["vel"][:, AGENT] = np.stack([_lerp(-0.025, 0.025, u[:, 5]), _lerp(-0.05, 0.0, u[:, 6])], -1)
+    width, height = _lerp(0.1, 0.2, u[:, 7]), _lerp(0.15, 0.35, u[:, 8])
+    _block(s, x + _lerp(-0.4, 0.4, u[:, 9]), width, height, cfg)
+    return _inside(s, cfg)
+
+
+def _init_projectile(u, cfg):
+    """The agent is thrown up and sideways in a parabolic arc towards the block."""
+    s = _empty_state(len(u), cfg, u)
+    s["present"][:, AGENT] = True
+    r = s["radius"][:, AGENT]
+    s["pos"][:, AGENT] = np.stack([_lerp(0.1, 0.25, u[:, 3]), np.minimum(_lerp(0.5, 0.8, u[:, 4]),
+                                                                          cfg.floor_y - r)], -1)
+    s["vel"][:, AGENT] = np.stack([_lerp(0.01, 0.06, u[:, 5]), _lerp(-0.12, -0.05, u[:, 6])], -1)
+    _block(s, _lerp(0.5, 0.95, u[:, 9]), _lerp(0.08, 0.16, u[:, 7]), _lerp(0.12, 0.4, u[:, 8]), cfg)
+    _mirror(s, u[:, 10] < 0.5)
+    return _inside(s, cfg)
+
+
+def _init_roll(u, cfg):
+    """The agent rolls along the floor, slowed by friction, towards the block."""
+    s = _empty_state(len(u), cfg, u)
+    s["present"][:, AGENT] = True
+    r = s["radius"][:, AGENT]
+    x = _lerp(0.08, 0.25, u[:, 3])
+    s["pos"][:, AGENT] = np.stack([x, cfg.floor_y - r], -1)
+    s["vel"][:, AGENT, 0] = _lerp(0.03, 0.08, u[:, 5])
+    width = _lerp(0.08, 0.16, u[:, 7])
+    _block(s, x + r + _lerp(0.2, 0.7, u[:, 9]) + width / 2, width, _lerp(0.2, 0.4, u[:, 8]), cfg)
+    _mirror(s, u[:, 10] < 0.5)
+    return _inside(s, cfg)
+
+
+def _init_collide(u, cfg):
+    """The agent (rolling or thrown) and the target ball move towards each other and may meet."""
+    s = _empty_state(len(u), cfg, u)
+    s["present"][:, :2] = True
+    r = s["radius"]
+    airborne = u[:, 11] < 0.4
+    y_agent = np.where(airborne, _lerp(0.45, 0.75, u[:, 4]), cfg.floor_y - r[:, AGENT])
+    s["pos"][:, AGENT] = np.stack([_lerp(0.05, 0.2, u[:, 3]), y_agent], -1)
+    s["vel"][:, AGENT] = np.stack([_lerp(0.02, 0.07, u[:, 5]),
+                                   np.where(airborne, _lerp(-0.06, 0.0, u[:, 6]), 0.0)], -1)
+    s["pos"][:, 1] = np.stack([_lerp(0.65, 0.92, u[:, 12]), cfg.floor_y - r[:, 1]], -1)
+    s["vel"][:, 1, 0] = _lerp(-0.04, 0.015, u[:, 13])
+    s["target"][:] = 1
+    _mirror(s, u[:, 10] < 0.5)
+    return _inside(s, cfg)
+
+
+_SIMPLE_SCENARIOS = {"drop": _init_drop, "projectile": _init_projectile, "roll": _init_roll,
+                     "collide": _init_collide}
+
+
+def _init_mixed(u, cfg):
+    """A random one of the other scenarios, half the time with a third (distractor) ball dropped in."""
+    names = list(_SIMPLE_SCENARIOS)
+    choice = np.minimum((u[:, 15] * len(names)).astype(int), len(names) - 1)
+    states = [_SIMPLE_SCENARIOS[name](u, cfg) for name in names]
+    s = {key: np.choose(choice.reshape((-1,) + (1,) * (value.ndim - 1)), [st[key] for st in states])
+         for key, value in states[0].items()}
+    # distractor: slot 2, dropped from the upper part of the box unless it would overlap anything
+    r = s["radius"][:, 2]
+    pos = np.stack([_lerp(0.1, 0.9, u[:, 16]), _lerp(0.1, 0.35, u[:, 17])], -1)
+    gaps = np.linalg.norm(s["pos"][:, :2] - pos[:, None], axis=-1) - s["radius"][:, :2] - r[:, None]
+    block_top = np.where(s["rect_present"][:, 0], s["rect"][:, 0, 1], 1.0)
+    free = np.all((gaps > 0.02) | ~s["present"][:, :2], axis=1) & (pos[:, 1] + r < block_top - 0.02)
+    add = (u[:, 18] < 0.5) & free
+    s["present"][:, 2] = add
+    s["pos"][:, 2] = np.where(add[:, None], pos, 0.0)
+    s["vel"][:, 2] = np.where(add[:, None], np.stack([_lerp(-0.03, 0.03, u[:, 19]), np.zeros_like(r)], -1), 0.0)
+    return _inside(s, cfg), np.array(names)[choice]
+
+
+def _initial_states(scenario, seeds, cfg):
+    # each clip's randomness depends only on (seed, scenario), so make_clip(s) == make_clips([s])[0]
+    key = SCENARIOS.index(scenario)
+    u = np.stack([np.random.default_rng([seed, key]).random(NUM_UNIFORMS) for seed in seeds])  # (B, U)
+    if scenario == "mixed":
+        return _init_mixed(u, cfg)
+    return _SIMPLE_SCENARIOS[scenario](u, cfg), np.full(len(seeds), scenario)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Physics (box units; mass of a ball ~ its area)
+# ----------------------------------------------------------------------------------------------------------
+
+def _resolve(pos, vel, normal, depth, hit, e, g):
+    """Push balls out along `normal` by `depth` where `hit`, bouncing the normal velocity with restitution e.
+
+    The push can lift a ball (gaining potential energy); that energy is taken from its speed, so a
+    collision never creates energy: the outgoing normal speed is e * (speed it had at the contact point).
+    pos, vel, normal: (..., 2); depth, hit: (...).
+    """
+    shift = normal * np.where(hit, depth, 0.0)[..., None]
+    pos = pos + shift
+    lift = -g * shift[..., 1]  # potential energy gained per unit mass (y is down)
+    vn = np.sum(vel * normal, axis=-1)  # < 0: approaching the surface
+    vt = vel - vn[..., None] * normal
+    approaching = vn < 0
+    speed2 = vn ** 2 - 2 * lift  # normal speed^2 at the contact point
+    vn_out = np.where(approaching, e, 1.0) * np.sqrt(np.maximum(speed2, 0.0))
+    deficit = np.maximum(-speed2, 0.0)  # energy the normal motion could not pay, taken from the tangent
+    vt2 = np.sum(vt ** 2, axis=-1)
+    vt_scale = np.sqrt(np.maximum(vt2 - deficit, 0.0) / np.maximum(vt2, 1e-30))
+    new_vel = vn_out[..., None] * normal + vt * vt_scale[..., None]
+    vel = np.where(hit[..., None], new_vel, vel)
+    return pos, vel
+
+
+def _substep(pos, vel, radius, present, rect, rect_present, cfg, dt):
+    """One semi-analytic step: exact free flight under gravity, then ball, block, wall and floor contacts."""
+    g, e = cfg.gravity, cfg.restitution
+    moving = present[..., None]
+    pos = np.where(moving, pos + vel * dt + np.array([0.0, 0.5 * g * dt * dt]), pos)
+    vel = np.where(moving, vel + np.array([0.0, g * dt]), vel)
+    mass = radius ** 2
+    touching = np.zeros(present.shape[:1] + (MAX_BALLS, MAX_BALLS), bool)  # (B, K, K)
+
+    # ball-ball: impulse along the line of centres, then separate them about their centre of mass
+    for i in range(MAX_BALLS):
+        for j in range(i + 1, MAX_BALLS):
+            d = pos[:, j] - pos[:, i]
+            dist = np.linalg.norm(d, axis=-1)
+            overlap = radius[:, i] + radius[:, j] - dist
+            both = present[:, i] & present[:, j]
+            touching[:, i, j] = touching[:, j, i] = both & (overlap >= -CONTACT_EPS)
+            hit = both & (overlap > 0)
+            n = d / np.maximum(dist, 1e-12)[:, None]
+            v_rel = np.sum((vel[:, j] - vel[:, i]) * n, axis=-1)
+            inv_mass = 1 / mass[:, i] + 1 / mass[:, j]
+            impulse = np.where(hit & (v_rel < 0), -(1 + e) * v_rel / inv_mass, 0.0)
+            vel[:, i] -= (impulse / mass[:, i])[:, None] * n
+            vel[:, j] += (impulse / mass[:, j])[:, None] * n
+            push = np.where(hit, overlap, 0.0) / (mass[:, i] + mass[:, j])
+            pos[:, i] -= (push * mass[:, j])[:, None] * n
+            pos[:, j] += (push * mass[:, i])[:, None] * n
+
+    # ball-block: nearest point of the rectangle to the centre
+    touching_block = np.zeros(present.shape[:1] + (MAX_BALLS, MAX_OBSTACLES), bool)  # (B, K, M)
+    for m in range(MAX_OBSTACLES):
+        x0, y0, x1, y1 = (rect[:, m, c][:, None] for c in range(4))  # (B, 1) each
+        nearest = np.stack([np.clip(pos[..., 0], x0, x1), np.clip(pos[..., 1], y0, y1)], -1)
+        d = pos - nearest
+        dist = np.linalg.norm(d, axis=-1)
+        n = np.where(dist[..., None] > 1e-12, d / np.maximum(dist, 1e-12)[..., None], np.array([0.0, -1.0]))
+        active = present & rect_present[:, m, None]
+        touching_block[:, :, m] = active & (dist <= radius + CONTACT_EPS)
+        pos, vel = _resolve(pos, vel, n, radius - dist, active & (dist < radius), e, g)
+
+    # walls (the image border), ceiling and floor
+    for normal, depth in (((1.0, 0.0), radius - pos[..., 0]), ((-1.0, 0.0), pos[..., 0] + radius - 1.0),
+                          ((0.0, 1.0), radius - pos[..., 1]), ((0.0, -1.0), pos[..., 1] + radius - cfg.floor_y)):
+        pos, vel = _resolve(pos, vel, np.broadcast_to(np.array(normal), pos.shape), depth,
+                            present & (depth > 0), e, g)
+
+    # floor friction: constant deceleration of the horizontal speed of balls resting on / touching the floor
+    on_floor = present & (pos[..., 1] + radius >= cfg.floor_y - CONTACT_EPS)
+    vx = vel[..., 0]
+    vel[..., 0] = np.where(on_floor, np.sign(vx) * np.maximum(np.abs(vx) - cfg.friction * g * dt, 0.0), vx)
+    return pos, vel, touching, touching_block
+
+
+def _simulate(state, cfg):
+    """Run the physics; return positions/velocities (B, F, K, 2) in box units and the contact labels."""
+    pos, vel = state["pos"].copy(), state["vel"].copy()
+    radius, present = state["radius"], state["present"]
+    rect, rect_present = state["rect"], state["rect_present"]
+    B, F = len(pos), cfg.num_frames
+    rows = np.arange(B)
+    agent, target, on_block = np.full(B, AGENT), state["target"], state["target_is_obstacle"]
+
+    def agent_touches(touching, touching_block):
+        return np.where(on_block, touching_block[rows, agent, np.minimum(target, MAX_OBSTACLES - 1)],
+                        touching[rows, agent, target])
+
+    positions, velocities = np.zeros((B, F, MAX_BALLS, 2)), np.zeros((B, F, MAX_BALLS, 2))
+    contact_frame = np.full(B, -1)
+    # contact already at frame 0 (the scenarios avoid it, but the label must be honest)
+    _, _, touching, touching_block = _substep(pos.copy(), vel.copy(), radius, present, rect, rect_present,
+                                              dataclasses.replace(cfg, gravity=0.0), 0.0)
+    contact_frame[agent_touches(touching, touching_block)] = 0
+    dt = 1.0 / cfg.substeps
+    for f in range(F):
+        if f > 0:
+            for _ in range(cfg.substeps):
+                pos, vel, touching, touching_block = _substep(pos, vel, radius, present, rect, rect_present,
+                                                              cfg, dt)
+                contact_frame[(contact_frame < 0) & agent_touches(touching, touching_block)] = f
+        positions[:, f], velocities[:, f] = pos, vel
+    return positions, velocities, contact_frame
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Rendering
+# ----------------------------------------------------------------------------------------------------------
+
+def _box_coverage(low, high, centres):
+    """Fraction of each unit pixel [c - 0.5, c + 0.5] covered by the interval [low, high]."""
+    return np.clip(np.minimum(high[..., None], centres + 0.5) - np.maximum(low[..., None], centres - 0.5), 0, 1)
+
+
+def render(positions, radii, present=None, obstacles=None, config=None, obstacle_present=None):
+    """Draw balls (pixel positions (..., F, K, 2), radii (..., K)) over the floor and blocks -> uint8 (..., F, H, W, 3).
+
+    Anti-aliased: a pixel at distance d from a centre gets coverage clip(r - d + 0.5, 0, 1). Leading batch
+    dims are optional; obstacles are (..., M, 4) pixel rectangles [x0, y0, x1, y1] (zero-area = absent).
+    """
+    cfg = _check_config(config)
+    positions = np.asarray(positions, dtype=np.float32)
+    if positions.ndim < 3 or positions.shape[-1] != 2:
+        raise ValueError(f"positions must have shape (..., F, K, 2), got {positions.shape}")
+    lead, (F, K) = positions.shape[:-3], positions.shape[-3:-1]
+    radii = np.broadcast_to(np.asarray(radii, dtype=np.float32), lead + (K,))
+    present = np.ones(lead + (K,), bool) if present is None else np.broadcast_to(np.asarray(present, bool),
+                                                                                 lead + (K,))
+    obstacles = np.zeros(lead + (0, 4), np.float32) if obstacles is None else np.asarray(obstacles, np.float32)
+    if obstacle_present is not None:
+        obstacles = obstacles * np.asarray(obstacle_present, bool)[..., None]
+    n = int(np.prod(lead, dtype=np.int64))
+    positions, radii, present = positions.reshape(n, F, K, 2), radii.reshape(n, K), present.reshape(n, K)
+    obstacles = np.broadcast_to(obstacles, lead + obstacles.shape[-2:]).reshape(n, -1, 4)
+
+    S = cfg.size
+    centres = np.arange(S, dtype=np.float32) + 0.5
+    colors = BALL_COLORS.astype(np.float32)
+    # static layer (B, H, W, 3): background, floor band, blocks
+    static = np.broadcast_to(BACKGROUND_COLOR.astype(np.float32), (n, S, S, 3)).copy()
+    floor_cov = _box_coverage(np.float32(cfg.floor_y * S), np.float32(S), centres)  # (H,)
+    static += floor_cov[None, :, None, None] * (FLOOR_COLOR.astype(np.float32) - static)
+    for m in range(obstacles.shape[1]):
+        x0, y0, x1, y1 = (obstacles[:, m, c] for c in range(4))
+        cover = _box_coverage(y0, y1, centres)[:, :, None] * _box_coverage(x0, x1, centres)[:, None, :]
+        static += cover[..., None] * (OBSTACLE_COLOR.astype(np.float32) - static)
+    frames = np.broadcast_to(static[:, None], (n, F, S, S, 3)).copy()
+    for k in range(K):
+        if not present[:, k].any():
+            continue
+        dx2 = (centres - positions[:, :, k, 0, None]) ** 2  # (B, F, W)
+        dy2 = (centres - positions[:, :, k, 1, None]) ** 2  # (B, F, H)
+        dist = np.sqrt(dy2[..., :, None] + dx2[..., None, :])  # (B, F, H, W)
+        alpha = np.clip(radii[:, k, None, None, None] - dist + 0.5, 0, 1) * present[:, k, None, None, None]
+        frames += alpha[..., None] * (colors[k % len(colors)] - frames)
+    return np.rint(frames).astype(np.uint8).reshape(lead + (F, S, S, 3))
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Public entry points
+# ----------------------------------------------------------------------------------------------------------
+
+def make_clips(scenario: str, seeds, config: WorldConfig | None = None, render_chunk: int = 256) -> ClipBatch:
+    """Simulate and render one clip per seed, vectorised over the batch (deterministic per (scenario, seed))."""
+    _check_scenario(scenario)
+    cfg = _check_config(config)
+    if isinstance(seeds, (int, np.integer)):
+        raise TypeError(f"seeds must be a sequence of ints, got a single {type(seeds).__name__}; "
+                        f"use make_clip for one clip")
+    seeds = [_check_seed(s, "seeds[i]") for s in seeds]
+    if not seeds:
+        raise ValueError("seeds must not be empty")
+    state, sub_scenarios = _initial_states(scenario, seeds, cfg)
+    positions, velocities, contact_frame = _simulate(state, cfg)
+
+    S = cfg.size
+    positions_px = (positions * S).astype(np.float32)
+    radii_px = (state["radius"] * S).astype(np.float32)
+    rect_px = (state["rect"] * S).astype(np.float32)
+    frames = np.concatenate([
+        render(positions_px[i:i + render_chunk], radii_px[i:i + render_chunk], state["present"][i:i + render_chunk],
+               rect_px[i:i + render_chunk], cfg)
+        for i in range(0, len(seeds), render_chunk)])
+    return ClipBatch(
+        frames=frames, positions=positions_px, velocities=(velocities * S).astype(np.float32),
+        radii=radii_px, present=state["present"].copy(), colors=BALL_COLORS.copy(), obstacles=rect_px,
+        obstacle_present=state["rect_present"].copy(), agent=np.full(len(seeds), AGENT),
+        target=state["target"].copy(), target_is_obstacle=state["target_is_obstacle"].copy(),
+        contact=contact_frame >= 0, contact_frame=contact_frame, scenario=sub_scenarios,
+        seed=np.array(seeds, dtype=np.int64), config=cfg)
+
+
+def make_clip(scenario: str, seed: int, config: WorldConfig | None = None) -> Clip:
+    """Simulate and render one clip."""
+    _check_seed(seed)
+    return make_clips(scenario, [seed], config)[0]
+
+
+def benchmark_generation(num_clips: int = 10_000, scenario: str = "mixed", config: WorldConfig | None = None) -> float:
+    """Time make_clips on num_clips clips; print and return clips per second."""
+    start = time.perf_counter()
+    make_clips(scenario, range(num_clips), config)
+    rate = num_clips / (time.perf_counter() - start)
+    cfg = _check_config(config)
+    print(f"{num_clips} '{scenario}' clips of {cfg.num_frames} frames at {cfg.size}x{cfg.size}: {rate:.0f} clips/s")
+    return rate
+
+
+def write_preview(out_dir, scenarios=SCENARIOS, seed: int = 0, config: WorldConfig | None = None,
+                  num_rows: int = 4, scale: int = 8) -> list[Path]:
+    """For each scenario write <scenario>.mp4 (seed `seed`, upscaled) and <scenario>.png (num_rows seeds x frames)."""
+    from minivdt import viz
+
+    cfg = _check_config(config)
+    _check_seed(seed)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for scenario in scenarios:
+        batch = make_clips(_check_scenario(scenario), range(seed, seed + num_rows), cfg)
+        video = batch.frames[0].repeat(scale, axis=1).repeat(scale, axis=2)
+        paths.append(viz.save_video(out_dir / f"{scenario}.mp4", video))
+        paths.append(viz.save_image(out_dir / f"{scenario}.png", viz.frame_grid(batch.frames, scale=max(1, scale // 2))))
+    return paths
+
+
+if __name__ == "__main__":
+    benchmark_generation()

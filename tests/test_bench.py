@@ -1,0 +1,132 @@
+"""Smoke tests of the benchmarks: quick runs end to end, JSON/markdown structure, a deterministic CNN, and the
+naive reference equal to the library model. No timings are asserted (the machine is shared)."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from minivdt import bench, cli
+from minivdt.masks import make_mask
+from minivdt.model import VDT
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """One torch thread: on a shared 2-core machine two OpenMP threads wait on each other (measured 100x slower)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def tiny_checkpoint(tmp_path_factory):
+    path = tmp_path_factory.mktemp("vdt-tiny")
+    torch.manual_seed(0)
+    VDT.from_preset("cpu-tiny", hidden_size=32, depth=1, num_heads=2).save_pretrained(path)
+    (path / bench.TRAINING_CARD).write_text(json.dumps({"train_seconds": 1.0, "num_train_clips": 10}))
+    return path
+
+
+
+
+def _positive_finite(x):
+    return isinstance(x, float) and math.isfinite(x) and x > 0
+
+
+def test_cli_quick_speed_and_quality(tmp_path, tiny_checkpoint):
+    md = tmp_path / "BENCHMARKS.md"
+    common = ["--quick", "--out", str(tmp_path / "bench"), "--md", str(md)]
+    assert cli.main(["bench", "all", *common, "--checkpoint", str(tiny_checkpoint), "--budget-s", "0.5"]) == 0
+
+    speed = json.loads((tmp_path / "bench" / "speed.json").read_text())
+    assert [s["size"] for s in speed["sizes"]] == list(bench.SPEED_SIZES)
+    for size in speed["sizes"]:
+        assert set(size["variants"]) == {"naive fp32", "fast fp32", "fast bf16"}
+        for row in size["variants"].values():
+            for key in ("train_clips_per_s", "sample_clips_per_s", "train_speedup", "sample_speedup",
+                        "achieved_flops_per_s", "fraction_of_peak"):
+                assert _positive_finite(row[key]), (key, row[key])
+        assert size["variants"]["naive fp32"]["train_speedup"] == 1.0
+    assert all(_positive_finite(v["flops_per_s"]) for v in speed["matmul_peak"].values())
+    assert [(m["size"], m["bf16"]) for m in speed["memory"]] == [("cpu-tiny", False)]  # quick: one subprocess
+    assert all(m["step_peak_mib"] is None or m["step_peak_mib"] >= 0 for m in speed["memory"])
+    assert {(r["frames"], r["attention_mode"]) for r in speed["frames"]["rows"]} == \
+        {(f, m) for f in (8, 16) for m in ("factorised", "joint")}
+    assert all(_positive_finite(r["step_s"]) for r in speed["frames"]["rows"])
+
+    quality = json.loads((tmp_path / "bench" / "quality.json").read_text())
+    assert set(quality["results"]) == {"drop", "roll"}
+    methods = set(quality["results"]["drop"])
+    assert {bench.VDT_NAME, bench.CNN_NAME, "copy_last_frame", "constant_velocity"} <= methods
+    r = quality["results"]["drop"][bench.VDT_NAME]
+    assert len(r["position_error_per_step"]) == 8 and 0 <= r["lost_fraction"] <= 1
+    assert quality["cnn"]["budget_s"] == 0.5 and quality["cnn"]["steps"] >= 1
+    assert all(isinstance(t["met"], bool) for t in quality["targets"].values())
+    assert any("drop" in name for name in quality["targets"])
+    curve = quality["learning_curves"][bench.CNN_NAME]
+    assert curve[0]["step"] == 0 and len(curve) >= 2
+    assert (tmp_path / "bench" / "learning_curves.png").stat().st_size > 0
+
+    text = md.read_text()
+    for heading in ("## Prediction quality", "### Targets", "### Learning curves", "## Speed", "Command: `"):
+        assert heading in text
+    assert speed["machine"]["torch"] == torch.__version__ and "cpu" in speed["machine"]
+
+
+def test_budget_from_training_card_and_missing_budget(tmp_path, tiny_checkpoint):
+    assert bench.read_training_card(tiny_checkpoint)["train_seconds"] == 1.0
+    torch.manual_seed(0)
+    VDT.from_preset("cpu-tiny", hidden_size=32, depth=1, num_heads=2).save_pretrained(tmp_path)
+    with pytest.raises(ValueError, match="budget_s"):
+        bench.bench_quality(tmp_path, num_clips=1, scenarios=("drop",), quick=True)
+
+
+def test_cnn_training_is_deterministic():
+    videos = np.random.default_rng(0).integers(0, 256, (6, 16, 32, 32, 3), dtype=np.uint8)
+    kwargs = dict(max_steps=3, batch_size=2, seed=1, model_kwargs=dict(hidden=8, translator_width=16,
+                                                                       translator_depth=1))
+    a, info = bench.train_cnn(videos, **kwargs)
+    b, _ = bench.train_cnn(videos, **kwargs)
+    assert info["steps"] == 3
+    for (name, pa), pb in zip(a.state_dict().items(), b.state_dict().values()):
+        assert torch.equal(pa, pb), name
+    c, _ = bench.train_cnn(videos, **{**kwargs, "seed": 2})
+    assert not torch.equal(next(a.parameters()), next(c.parameters()))
+    future = bench.cnn_predictor(a)(videos[:2, :8], None, 8)
+    assert future.shape == (2, 8, 32, 32, 3) and future.dtype == np.uint8
+
+
+@pytest.mark.parametrize("attention_mode", ["factorised", "joint"])
+def test_naive_reference_matches_library_model(attention_mode):
+    torch.manual_seed(0)
+    model = VDT(input_size=16, num_frames=4, hidden_size=32, depth=2, num_heads=2, attention_mode=attention_mode)
+    with torch.no_grad():  # move the zero-initialised gates off zero so attention reaches the output
+        for p in model.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    reference = bench.naive_reference(model)
+    assert all(not m.fused for m in reference.modules() if hasattr(m, "fused"))
+    assert all(m.fused for m in model.modules() if hasattr(m, "fused"))
+    g = torch.Generator().manual_seed(0)
+    x, video = torch.randn(2, 4, 3, 16, 16, generator=g), torch.randn(2, 4, 3, 16, 16, generator=g)
+    mask = make_mask("predict", 2, 4, 16, 16, num_given=2, patch_size=4)
+    args = (x, torch.tensor([3, 700]), video * (1 - mask), mask)
+    with torch.no_grad():
+        torch.testing.assert_close(reference(*args), model(*args), atol=1e-5, rtol=1e-5)
+
+
+def test_vdt_curve_callback_roundtrip(tmp_path, tiny_checkpoint):
+    from minivdt.training import load_model
+
+    subset = bench.eval_subset(1, scenarios=("drop",))
+    callback = bench.vdt_curve_callback(subset, tmp_path / "curve.jsonl", steps=1)
+    model = load_model(tiny_checkpoint)
+    callback(10, model, 5.0)
+    callback(20, model, 9.0)
+    points = bench.learning_curve_from_log(tmp_path / "curve.jsonl")
+    assert [p["step"] for p in points] == [10, 20]
+    assert points[1]["seconds"] < 9.0  # the first evaluation's time is not training time
+    assert all(p["position_error"] >= 0 for p in points)

@@ -1,0 +1,86 @@
+"""Every exercise check of lessons 5-8 accepts its solution and rejects a plausible wrong answer."""
+
+import numpy as np
+import pytest
+import torch
+
+from minivdt.exercises import lesson5, lesson6, lesson7, lesson8
+from minivdt.exercises.lesson1 import NotAttempted
+from minivdt.masks import make_mask
+from minivdt.model import modulate
+
+# (check, solution, plausible wrong answers)
+CASES = {
+    "gated_branch": (lesson5.check_gated_branch, lesson5.solution_gated_branch, [
+        lambda x, branch, norm, shift, scale, gate: gate * branch(modulate(norm(x), shift, scale)),
+        lambda x, branch, norm, shift, scale, gate: norm(x) + gate * branch(
+            modulate(norm(x), shift, scale)),  # residual from the normalised x
+        lambda x, branch, norm, shift, scale, gate: x + gate * branch(
+            modulate(x, shift, scale)),  # forgot the norm
+    ]),
+    "adaln_params": (lesson5.check_adaln_params, lesson5.solution_adaln_params, [
+        lambda D, mode: 6 * D * D + 6 * D,  # always 6 chunks (DiT's block)
+        lambda D, mode: (9 if mode == "factorised" else 6) * D * D,  # no biases
+    ]),
+    "pool_given": (lesson6.check_pool_given, lesson6.solution_pool_given, [
+        lambda tokens, mask: tokens.mean((1, 2)),  # plain mean over all tokens
+        lambda tokens, mask: (mask.mean(-1, keepdim=True) * tokens).sum((1, 2))
+        / mask.mean(-1, keepdim=True).sum((1, 2)),  # weights the GENERATED tokens
+        lambda tokens, mask: ((1 - mask.mean(-1, keepdim=True)) * tokens).sum((1, 2))
+        / (tokens.shape[1] * tokens.shape[2]),  # divides by F*N
+    ]),
+    "extra_params": (lesson6.check_extra_params, lesson6.solution_extra_params, [
+        lambda mode, hidden_size, depth, patch_size, in_channels=3: 0,  # "they all cost the same"
+        lambda mode, hidden_size, depth, patch_size, in_channels=3: lesson6.solution_extra_params(
+            mode, hidden_size, 1, patch_size, in_channels),  # cross-attention counted once, not per block
+    ]),
+    "backward_mask": (lesson7.check_backward_mask, lesson7.solution_backward_mask, [
+        lambda B, F, H, W, k: make_mask("predict", B, F, H, W, num_given=k),  # the forward mask
+        lambda B, F, H, W, k: 1 - lesson7.solution_backward_mask(B, F, H, W, k),  # 1/0 swapped
+        lambda B, F, H, W, k: torch.ones(B, F, 1, H, W).index_fill_(1, torch.arange(F - k - 1, F), 0),  # off by one
+    ]),
+    "masked_mse": (lesson7.check_masked_mse, lesson7.solution_masked_mse, [
+        lambda pred, target, mask: ((pred - target) ** 2).mean(),  # every position counts
+        lambda pred, target, mask: ((pred - target) ** 2 * mask).mean(),  # zeroed but averaged over everything
+        lambda pred, target, mask: ((pred - target) ** 2 * mask).sum() / mask.sum(),  # channels not counted
+    ]),
+    "extrapolate": (lesson8.check_extrapolate, lesson8.solution_extrapolate, [
+        lambda p, n: p[:, 1:] + (p[:, 1:] - p[:, :1]) * np.arange(n)[None, :, None, None],  # starts at k = 0
+        lambda p, n: p[:, 1:] + (p[:, :1] - p[:, 1:]) * np.arange(1, n + 1)[None, :, None, None],  # reversed
+        lambda p, n: np.repeat(p[:, 1:], n, axis=1),  # copy last position
+    ]),
+    "fit_log_linear": (lesson8.check_fit_log_linear, lesson8.solution_fit_log_linear, [
+        lambda g, q: tuple(np.polyfit(np.log(g), q, 1)),  # natural log
+        lambda g, q: tuple(np.polyfit(g, q, 1)),  # no log
+        lambda g, q: tuple(np.polyfit(np.log10(g), q, 1)[::-1]),  # (intercept, slope)
+    ]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_check_accepts_solution(name, capsys):
+    check, solution, _ = CASES[name]
+    check(solution)
+    assert "Correct" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("name, index", [(n, i) for n, case in sorted(CASES.items()) for i in range(len(case[2]))])
+def test_check_rejects_wrong_answer(name, index):
+    check, _, wrong = CASES[name]
+    with pytest.raises(AssertionError) as error:
+        check(wrong[index])
+    assert not isinstance(error.value, NotAttempted)
+    assert "Hint" in str(error.value) or "must" in str(error.value)
+
+
+def _stub(*args, **kwargs):
+    raise NotImplementedError
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_unattempted_falls_back_to_solution(name, capsys):
+    check, solution, _ = CASES[name]
+    with pytest.raises(NotAttempted):
+        check(_stub)
+    assert lesson5.run_exercise(check, _stub, solution) is False
+    assert "not attempted yet" in capsys.readouterr().out.lower()

@@ -1,0 +1,129 @@
+"""Training loop: checkpoints, exact resume, NaN handling, bad configs, multi-process through accelerate."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from minivdt import training
+from minivdt.training import load_model, make_train_config, read_log, train
+
+
+def _weights(run_dir, which="model"):
+    return load_file(os.path.join(run_dir, "checkpoint", which, "diffusion_pytorch_model.safetensors"))
+
+
+def test_smoke_run_writes_checkpoint_and_log(tmp_path):
+    cfg = make_train_config("smoke", out_dir=str(tmp_path / "run"))
+    result = train(cfg, progress=False)
+    assert result.step == cfg.max_steps and len(result.losses) == cfg.max_steps
+    assert all(torch.isfinite(torch.tensor(result.losses)))
+    assert [line["step"] for line in read_log(tmp_path / "run")] == list(range(1, cfg.max_steps + 1))
+    state = torch.load(tmp_path / "run" / "checkpoint" / "state.pt", weights_only=False)
+    assert state["step"] == cfg.max_steps
+    model = load_model(tmp_path / "run")  # a run folder loads its EMA weights
+    assert model.config.hidden_size == 32
+
+
+def test_resume_continues_exactly(tmp_path):
+    straight = make_train_config("smoke", out_dir=str(tmp_path / "straight"), max_steps=4)
+    train(straight, progress=False)
+    interrupted = make_train_config("smoke", out_dir=str(tmp_path / "resumed"), max_steps=2)
+    train(interrupted, progress=False)
+    resumed = make_train_config("smoke", out_dir=str(tmp_path / "resumed"), max_steps=4)
+    result = train(resumed, resume=True, progress=False)
+    assert result.step == 4 and len(result.losses) == 2  # only the two missing steps were run
+    for which in ("model", "ema"):
+        a, b = _weights(tmp_path / "straight", which), _weights(tmp_path / "resumed", which)
+        assert a.keys() == b.keys()
+        for name in a:
+            assert torch.equal(a[name], b[name]), f"{which}.{name} differs after resume"
+    steps = [line["step"] for line in read_log(tmp_path / "resumed")]
+    assert steps == [1, 2, 3, 4]
+
+
+def test_resume_refuses_a_different_config(tmp_path):
+    train(make_train_config("smoke", out_dir=str(tmp_path / "run"), max_steps=2), progress=False)
+    changed = make_train_config("smoke", out_dir=str(tmp_path / "run"), max_steps=4, learning_rate=1.0)
+    with pytest.raises(ValueError, match="learning_rate"):
+        train(changed, resume=True, progress=False)
+
+
+def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path, monkeypatch):
+    real_loss = training.training_loss
+    calls = {"n": 0}
+
+    def loss_that_explodes(*args, **kwargs):
+        calls["n"] += 1
+        loss = real_loss(*args, **kwargs)
+        return loss * float("nan") if calls["n"] == 3 else loss
+
+    monkeypatch.setattr(training, "training_loss", loss_that_explodes)
+    cfg = make_train_config("smoke", out_dir=str(tmp_path / "run"), max_steps=4, checkpoint_every=2)
+    with pytest.raises(FloatingPointError, match="step 2.*last good checkpoint"):
+        train(cfg, progress=False)
+    state = torch.load(tmp_path / "run" / "checkpoint" / "state.pt", weights_only=False)
+    assert state["step"] == 2
+    assert all(torch.isfinite(t).all() for t in _weights(tmp_path / "run").values())
+
+
+def test_corrupt_checkpoint_gives_clear_error(tmp_path):
+    train(make_train_config("smoke", out_dir=str(tmp_path / "run"), max_steps=2), progress=False)
+    weights = tmp_path / "run" / "checkpoint" / "ema" / "diffusion_pytorch_model.safetensors"
+    weights.write_bytes(b"not a safetensors file")
+    with pytest.raises(ValueError, match="corrupt"):
+        load_model(tmp_path / "run")
+    with pytest.raises(FileNotFoundError, match="config.json"):
+        load_model(tmp_path / "nowhere")
+
+
+def test_mismatched_checkpoint_gives_clear_error(tmp_path):
+    train(make_train_config("smoke", out_dir=str(tmp_path / "run"), max_steps=2), progress=False)
+    config_path = tmp_path / "run" / "checkpoint" / "ema" / "config.json"
+    config = json.loads(config_path.read_text())
+    config["hidden_size"] = 64  # the weights are for 32
+    config_path.write_text(json.dumps(config))
+    with pytest.raises(ValueError, match="corrupt or does not match"):
+        load_model(tmp_path / "run")
+
+
+@pytest.mark.parametrize("field,value,message", [
+    ("model_preset", "huge", "model_preset"),
+    ("task_weights", {"teleport": 1.0}, "teleport"),
+    ("mixed_precision", "fp8", "mixed_precision"),
+])
+def test_bad_train_config(field, value, message):
+    with pytest.raises(ValueError, match=message):
+        make_train_config("smoke", **{field: value})
+    with pytest.raises(ValueError, match="preset"):
+        make_train_config("no-such-preset")
+
+
+def test_batches_are_a_function_of_seed_and_step():
+    cfg = make_train_config("smoke")
+    videos = torch.randint(0, 255, (8, 16, 32, 32, 3), dtype=torch.uint8)
+    x_a, m_a, _ = training.make_batch(videos, cfg, step=5, rank=0, num_processes=1)
+    x_b, m_b, _ = training.make_batch(videos, cfg, step=5, rank=0, num_processes=1)
+    x_c, _, _ = training.make_batch(videos, cfg, step=6, rank=0, num_processes=1)
+    assert torch.equal(x_a, x_b) and torch.equal(m_a, m_b) and not torch.equal(x_a, x_c)
+    halves = [training.make_batch(videos, cfg, step=5, rank=r, num_processes=2)[0] for r in (0, 1)]
+    assert torch.equal(torch.cat(halves), x_a)  # two processes split exactly the single-process batch
+
+
+def test_two_process_accelerate_run(tmp_path):
+    out = tmp_path / "ddp"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    command = [sys.executable, "-m", "accelerate.commands.launch", "--cpu", "--num_processes", "2",
+               "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
+               "-m", "minivdt.cli", "train", "--preset", "smoke", "--out", str(out)]
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "trained to step 4" in done.stdout
+    state = torch.load(out / "checkpoint" / "state.pt", weights_only=False)
+    assert state["step"] == 4
+    model = load_model(out)
+    assert all(torch.isfinite(p).all() for p in model.parameters())
