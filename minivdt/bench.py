@@ -216,6 +216,33 @@ def learning_curve_cnn(videos, subset, budget_s, eval_every_s, num_given=8, seed
     return points, model, info
 
 
+def save_cnn_run(path, points, model, info, model_kwargs=None) -> Path:
+    """Keep a trained SimVP with its learning curve, so `bench quality --cnn-run` can reuse it."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"state_dict": model.state_dict(), "info": info, "curve": points,
+                "model_kwargs": model_kwargs or {}}, path)
+    return path
+
+
+def load_cnn_run(path, budget_s, num_given=8, num_future=8):
+    """-> (points, model, info) saved by save_cnn_run; refuses a run trained for another budget."""
+    try:
+        run = torch.load(path, map_location="cpu", weights_only=False)
+        trained_for = run["info"].get("budget_s")
+    except Exception as error:
+        raise ValueError(f"cnn_run {str(path)!r} is corrupt or not a saved SimVP run ({error})") from error
+    if trained_for is None or abs(trained_for - budget_s) > 1e-6:
+        raise ValueError(f"cnn_run {str(path)!r} was trained for {trained_for} s, "
+                         f"but the budget is {budget_s} s; delete it or pass the matching --budget-s")
+    try:
+        model = make_cnn(num_given, num_future, **run.get("model_kwargs", {}))
+        model.load_state_dict(run["state_dict"])
+    except Exception as error:
+        raise ValueError(f"cnn_run {str(path)!r} does not hold a matching SimVP ({error})") from error
+    return run["curve"], model.eval(), run["info"]
+
+
 def learning_curve_vdt(checkpoints, subset, num_given=8, steps=25, seed=0):
     """VDT position error at given training times: checkpoints = [(seconds, path), ...] -> points."""
     from .demo import vdt_predictor
@@ -344,11 +371,11 @@ def check_targets(results: dict) -> dict:
 
 def bench_quality(checkpoint=None, budget_s=None, num_clips=64, scenarios=SCENARIOS, steps=25, seed=0,
                   num_train_clips=None, curve_every_s=None, curve_clips=4, vdt_curve=None, vdt_run=None,
-                  quick=False, progress=print) -> dict:
+                  quick=False, progress=print, cnn_run=None) -> dict:
     """VDT vs copy-last-frame, constant velocity and a SimVP trained for the same wall-clock budget, on the test
     split of each scenario; plus learning curves. budget_s defaults to the checkpoint's training.json
     "train_seconds". vdt_curve: [(seconds, checkpoint), ...]; vdt_run: a run folder whose log has eval points."""
-    from .demo import default_checkpoint, vdt_predictor
+    from .demo import DEFAULT_SAMPLER, default_checkpoint, vdt_predictor
     from .training import TrainConfig, load_training_videos, make_train_config
 
     checkpoint = Path(checkpoint) if checkpoint is not None else default_checkpoint()
@@ -367,15 +394,22 @@ def bench_quality(checkpoint=None, budget_s=None, num_clips=64, scenarios=SCENAR
     num_train_clips = num_train_clips or card.get("num_train_clips") or TrainConfig().num_train_clips
     curve_every_s = curve_every_s or budget_s / 8
 
-    progress(f"quality: building {num_train_clips} training clips, training {CNN_NAME} for {budget_s:.1f} s "
-             f"(budget from {budget_source}) with {torch.get_num_threads()} threads")
-    videos = load_training_videos(make_train_config("cpu-tiny", num_train_clips=num_train_clips,
-                                                    image_size=config.size, num_frames=config.num_frames))
     subset = eval_subset(curve_clips, config, scenarios)
     cnn_kwargs = dict(model_kwargs=dict(hidden=8, translator_width=16, translator_depth=1)) if quick else {}
-    cnn_curve, cnn, cnn_info = learning_curve_cnn(videos.numpy(), subset, budget_s, curve_every_s, num_given,
-                                                  seed=seed, device=pick_device(), **cnn_kwargs)
-    cnn_info["budget_s"], cnn_info["budget_source"] = budget_s, budget_source
+    if cnn_run is not None and Path(cnn_run).exists():
+        progress(f"quality: reusing the {CNN_NAME} trained earlier for {budget_s:.1f} s in {cnn_run}")
+        cnn_curve, cnn, cnn_info = load_cnn_run(cnn_run, budget_s, num_given, config.num_frames - num_given)
+    else:
+        progress(f"quality: building {num_train_clips} training clips, training {CNN_NAME} for {budget_s:.1f} s "
+                 f"(budget from {budget_source}) with {torch.get_num_threads()} threads")
+        videos = load_training_videos(make_train_config("cpu-tiny", num_train_clips=num_train_clips,
+                                                        image_size=config.size, num_frames=config.num_frames))
+        cnn_curve, cnn, cnn_info = learning_curve_cnn(videos.numpy(), subset, budget_s, curve_every_s, num_given,
+                                                      seed=seed, device=pick_device(), **cnn_kwargs)
+        cnn_info["budget_s"] = budget_s
+        if cnn_run is not None:
+            save_cnn_run(cnn_run, cnn_curve, cnn, cnn_info, cnn_kwargs.get("model_kwargs"))
+    cnn_info["budget_source"] = budget_source
     curves = {CNN_NAME: cnn_curve}
     if vdt_curve:
         curves[VDT_NAME] = learning_curve_vdt(vdt_curve, subset, num_given, steps, seed)
@@ -390,7 +424,8 @@ def bench_quality(checkpoint=None, budget_s=None, num_clips=64, scenarios=SCENAR
         results[scenario] = {name: evaluate(fn, clips, num_given) for name, fn in methods.items()}
     return _jsonable(dict(
         section="quality", quick=quick, checkpoint=str(checkpoint), training_card=card, num_clips=num_clips,
-        num_given=num_given, sampling_steps=steps, seed=seed, num_train_clips=num_train_clips, cnn=cnn_info,
+        num_given=num_given, sampling_steps=steps, sampler=DEFAULT_SAMPLER, seed=seed,
+        num_train_clips=num_train_clips, cnn=cnn_info,
         results=results, targets=check_targets(results), learning_curves=curves, **_stamp()))
 
 
@@ -741,7 +776,7 @@ def write_benchmarks_md(results: dict, path="BENCHMARKS.md") -> Path:
     if q:
         lines += ["## Prediction quality (8 given frames -> 8 predicted)", ""] + _md_stamp(q)
         lines += [f"Checkpoint `{q['checkpoint']}`; {q['num_clips']} test clips per scenario; VDT sampled with "
-                  f"{q['sampling_steps']} DDIM steps. {CNN_NAME}: {q['cnn']['parameters']:,} parameters, trained "
+                  f"{q['sampling_steps']} {q.get('sampler', 'ddpm').upper()} steps. {CNN_NAME}: {q['cnn']['parameters']:,} parameters, trained "
                   f"{q['cnn']['train_seconds']:.0f} s ({q['cnn']['steps']} steps; budget {q['cnn']['budget_s']:.0f} s "
                   f"from {q['cnn']['budget_source']}) on the same {q['num_train_clips']} training clips.", ""]
         rows = [[s, m, f"{r['position_error']:.2f}", " ".join(f"{e:.1f}" for e in r["position_error_per_step"]),
@@ -843,7 +878,8 @@ def main_quality(args) -> dict:
                                                                           (("drop", "roll") if quick else SCENARIOS)),
         steps=args.steps or (2 if quick else 25), num_train_clips=args.num_train_clips or (10 if quick else None),
         curve_every_s=1.0 if quick else args.curve_every_s, curve_clips=1 if quick else 4,
-        vdt_curve=[_parse_curve(c) for c in args.vdt_curve or []], vdt_run=args.vdt_run, quick=quick)
+        vdt_curve=[_parse_curve(c) for c in args.vdt_curve or []], vdt_run=args.vdt_run, quick=quick,
+        cnn_run=args.cnn_run)
     q["plot"] = str(plot_learning_curves(q["learning_curves"], Path(args.out) / "learning_curves.png").resolve())
     print(format_quality(q))
     print(f"wrote {_write_json(q, Path(args.out) / 'quality.json')}")
@@ -861,6 +897,61 @@ def main_speed(args) -> dict:
     print(f"wrote {_write_json(s, Path(args.out) / 'speed.json')}")
     print(f"wrote {write_benchmarks_md({**_load_sections(args.out), 'speed': s}, args.md)}")
     return s
+
+
+# --------------------------------------------------------------------------------------------------
+#                     Conditioning race: adaLN vs cross-attention vs token concatenation
+# --------------------------------------------------------------------------------------------------
+
+COND_MODES = ("adaln", "cross_attn", "concat")
+
+
+def bench_conditioning(steps=300, modes=COND_MODES, seed=0, eval_clips=4, sampling_steps=25, run_root=None,
+                       quick=False, progress=print) -> dict:
+    """Train the cpu-tiny VDT once per conditioning mode on forward prediction (8 given -> 8 predicted) with the
+    same seed, data and number of steps; record the loss curves, wall-clock seconds and the validation position
+    error of the final (raw, not EMA) weights. This is the paper's Sec. 4 comparison at laptop scale."""
+    import tempfile
+
+    from .demo import vdt_predictor
+    from .training import make_train_config, train
+
+    overrides = dict(QUICK_MODEL) if quick else {}
+    subset = eval_subset(eval_clips)
+    run_root = Path(run_root or tempfile.mkdtemp(prefix="minivdt-conditioning-"))
+    curves = {}
+    for mode in modes:
+        progress(f"conditioning: training cond_mode={mode!r} for {steps} steps")
+        cfg = make_train_config("cpu-tiny", model_overrides={**overrides, "cond_mode": mode},
+                                task_weights={"predict": 1.0}, max_steps=steps, checkpoint_every=steps,
+                                num_train_clips=40 if quick else 4000, seed=seed, out_dir=str(run_root / mode))
+        result = train(cfg, progress=False)
+        model = load_model(run_root / mode / "checkpoint" / "model")
+        curves[mode] = dict(steps=list(range(1, len(result.losses) + 1)), loss=[round(x, 5) for x in result.losses],
+                            train_seconds=round(result.seconds, 1), parameters=sum(p.numel() for p in model.parameters()),
+                            gflops=round(count_flops(model.cfg) / 1e9, 3),
+                            position_error=mean_position_error(vdt_predictor(model, steps=sampling_steps), subset))
+    return _jsonable(dict(section="conditioning", quick=quick, steps=steps, seed=seed, eval_clips=eval_clips,
+                          sampling_steps=sampling_steps, curves=curves, **_stamp()))
+
+
+def format_conditioning(c: dict) -> str:
+    rows = []
+    for mode, curve in c["curves"].items():
+        tail = curve["loss"][-max(1, len(curve["loss"]) // 10):]
+        rows.append(f"{mode:<11} loss (last 10%) {np.mean(tail):.4f}   val position error {curve['position_error']:.2f} px"
+                    f"   {curve['train_seconds']:.0f} s   {curve['gflops']:.2f} GFLOPs/clip")
+    return "\n".join([f"conditioning race: {c['steps']} steps each, seed {c['seed']}", *rows])
+
+
+def main_conditioning(args) -> dict:
+    """`minivdt bench conditioning`: writes the curves JSON that lesson 6 plots."""
+    _set_threads(args)
+    c = bench_conditioning(steps=args.steps or (2 if args.quick else 300), quick=args.quick,
+                           sampling_steps=2 if args.quick else 25, eval_clips=1 if args.quick else 4)
+    print(format_conditioning(c))
+    print(f"wrote {_write_json(c, args.curves_out)}")
+    return c
 
 
 def main_all(args) -> dict:

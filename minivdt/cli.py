@@ -50,6 +50,14 @@ def _add_train(sub):
     train.add_argument("--resume", action="store_true", help="continue from the run folder's last checkpoint")
 
 
+def _add_export(sub):
+    export = sub.add_parser("export", help="copy a run's EMA model to a folder, with a training.json card",
+                            description="Export the EMA weights of a training run as a standalone model folder "
+                                        "(what assets/vdt-cpu-tiny is), with steps and training time recorded.")
+    export.add_argument("run", help="run folder written by `minivdt train`")
+    export.add_argument("out", help="destination folder")
+
+
 def _add_sample(sub):
     sample = sub.add_parser("sample", help="run a trained model on held-out clips and write a video",
                             description="Fill in the masked part of held-out clips with a trained model and "
@@ -59,7 +67,9 @@ def _add_sample(sub):
                         "image_to_video, spatial_completion, random or unconditional")
     sample.add_argument("--scenario", default="mixed", help="drop, projectile, roll, collide or mixed")
     sample.add_argument("--num-clips", type=int, default=4)
-    sample.add_argument("--steps", type=int, default=25, help="DDIM sampling steps")
+    sample.add_argument("--steps", type=int, default=25, help="sampling steps")
+    sample.add_argument("--sampler", choices=["ddpm", "ddim", "dpm"], default="ddpm",
+                        help="diffusers scheduler used to sample (default ddpm: ancestral sampling)")
     sample.add_argument("--seed", type=int, default=0)
     sample.add_argument("--out", default="outputs/sample.mp4", help="video path (.mp4 or .gif)")
 
@@ -70,8 +80,10 @@ def _add_demo(sub):
                                       "held-out clips of every scenario, write a video and print the metrics "
                                       "next to the copy-last-frame and constant-velocity baselines.")
     demo.add_argument("--checkpoint", default=None, help="model folder (default: the bundled model in assets/)")
-    demo.add_argument("--num-clips", type=int, default=16, help="held-out clips per scenario")
-    demo.add_argument("--steps", type=int, default=25, help="DDIM sampling steps")
+    demo.add_argument("--num-clips", type=int, default=8, help="held-out clips per scenario")
+    demo.add_argument("--steps", type=int, default=25, help="sampling steps")
+    demo.add_argument("--sampler", choices=["ddpm", "ddim", "dpm"], default="ddpm",
+                      help="diffusers scheduler used to sample (default ddpm: ancestral sampling)")
     demo.add_argument("--out", default="outputs/demo", help="folder for the video and the metrics JSON")
 
 
@@ -96,13 +108,15 @@ def _add_quality_args(parser):
                         help="CNN training seconds (default: train_seconds of the checkpoint's training.json)")
     parser.add_argument("--num-clips", type=int, default=None, help="test clips per scenario (default 64)")
     parser.add_argument("--scenarios", nargs="+", choices=["drop", "projectile", "roll", "collide", "mixed"], default=None)
-    parser.add_argument("--steps", type=int, default=None, help="DDIM sampling steps (default 25)")
+    parser.add_argument("--steps", type=int, default=None, help="sampling steps of the VDT (default 25, DDPM)")
     parser.add_argument("--num-train-clips", type=int, default=None,
                         help="CNN training clips (default: training.json's num_train_clips, else 4000)")
     parser.add_argument("--curve-every-s", type=float, default=None,
                         help="CNN learning-curve eval interval in training seconds (default budget / 8)")
     parser.add_argument("--vdt-curve", action="append", metavar="SECONDS:CHECKPOINT",
                         help="a VDT learning-curve point (repeatable)")
+    parser.add_argument("--cnn-run", default=None,
+                        help="a .pt file: reuse the SimVP trained there for the same budget, or train and save it")
     parser.add_argument("--vdt-run", default=None,
                         help="VDT run folder (its log.jsonl) or .jsonl file with position_error points "
                              "(see vdt_curve_callback)")
@@ -126,6 +140,12 @@ def _add_bench_runs(bench_sub):
     both = bench_sub.add_parser("all", help="speed + quality, then BENCHMARKS.md",
                                 description="Run every benchmark and regenerate BENCHMARKS.md.")
     _add_common(both), _add_quality_args(both), _add_speed_args(both)
+    race = bench_sub.add_parser("conditioning", help="adaLN vs cross-attention vs concat trained side by side",
+                                description="Train one cpu-tiny VDT per conditioning mode on forward prediction for "
+                                            "the same steps and seed; write the loss curves lesson 6 plots.")
+    _add_common(race)
+    race.add_argument("--steps", type=int, default=None, help="training steps per mode (default 300)")
+    race.add_argument("--curves-out", default="assets/conditioning_curves.json", help="JSON file to write")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -134,6 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     _add_data(sub)
     _add_train(sub)
+    _add_export(sub)
     _add_sample(sub)
     _add_demo(sub)
     _add_bench(sub)
@@ -169,20 +190,28 @@ def _run_train(args):
     if args.cond_mode:
         config.model_overrides = {**config.model_overrides, "cond_mode": args.cond_mode}
     result = train(config, resume=args.resume)
-    print(f"trained to step {result.step} in {result.seconds:.0f} s; checkpoint in {result.out_dir}/checkpoint")
+    print(f"trained to step {result.step} ({result.seconds:.0f} s in this session, {result.total_seconds:.0f} s in "
+          f"all); checkpoint in {result.out_dir}/checkpoint")
+
+
+def _run_export(args):
+    from .training import export_model
+
+    print(f"exported to {export_model(args.run, args.out)}")
 
 
 def _run_sample(args):
     from .demo import run_sample
 
     run_sample(checkpoint=args.checkpoint, task=args.task, scenario=args.scenario, num_clips=args.num_clips,
-               steps=args.steps, seed=args.seed, out=args.out)
+               steps=args.steps, seed=args.seed, out=args.out, sampler=args.sampler)
 
 
 def _run_demo(args):
     from .demo import run_demo
 
-    run_demo(checkpoint=args.checkpoint, num_clips=args.num_clips, steps=args.steps, out_dir=args.out)
+    run_demo(checkpoint=args.checkpoint, num_clips=args.num_clips, steps=args.steps, out_dir=args.out,
+             sampler=args.sampler)
 
 
 def _run_bench(args):
@@ -193,13 +222,15 @@ def _run_bench(args):
     else:
         from . import bench
 
-        {"quality": bench.main_quality, "speed": bench.main_speed, "all": bench.main_all}[args.bench_command](args)
+        runs = {"quality": bench.main_quality, "speed": bench.main_speed, "all": bench.main_all,
+                "conditioning": bench.main_conditioning}
+        runs[args.bench_command](args)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    runners = {"data": _run_data, "train": _run_train, "sample": _run_sample, "demo": _run_demo,
-               "bench": _run_bench}
+    runners = {"data": _run_data, "train": _run_train, "export": _run_export, "sample": _run_sample,
+               "demo": _run_demo, "bench": _run_bench}
     try:
         runners[args.command](args)
     except (ValueError, TypeError, FileNotFoundError) as error:

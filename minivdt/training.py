@@ -22,6 +22,7 @@ from typing import Callable
 import numpy as np
 import torch
 from accelerate import Accelerator
+from accelerate.state import AcceleratorState
 from diffusers.optimization import get_scheduler
 from diffusers.training_utils import EMAModel
 from tqdm.auto import tqdm
@@ -30,6 +31,7 @@ from .data import BallClips, to_tensor
 from .diffusion import make_scheduler, training_loss
 from .masks import TASKS, make_mask, sample_tasks
 from .model import PRESETS, VDT
+from .tokenizer import downsample_factor, downsample_mask, encode_video, latent_geometry, load_tokenizer
 from .world import SCENARIOS, WorldConfig
 
 CHECKPOINT_DIR = "checkpoint"
@@ -77,6 +79,7 @@ class TrainConfig:
     # off: at that width bf16 autocast measured no faster than fp32 on 2 cores (0.60 vs 0.53 s a step).
     mixed_precision: str = "auto"
     out_dir: str = "runs/cpu-tiny"
+    tokenizer: str | None = None  # folder of a saved minivdt.tokenizer: diffuse its latents instead of pixels
 
     def __post_init__(self):
         if self.model_preset not in PRESETS:
@@ -95,6 +98,9 @@ class TrainConfig:
         """Keyword arguments of the VDT this run trains."""
         kwargs = dataclasses.asdict(PRESETS[self.model_preset])
         kwargs.update(input_size=self.image_size, num_frames=self.num_frames, prediction_type=self.prediction_type)
+        if self.tokenizer is not None:  # the model sees (c, H/s, W/s) latents
+            channels, factor = latent_geometry(self.tokenizer)
+            kwargs.update(input_size=self.image_size // factor, in_channels=channels)
         kwargs.update(self.model_overrides)
         return kwargs
 
@@ -152,8 +158,10 @@ def step_generator(seed: int, step: int, rank: int = 0) -> torch.Generator:
     return torch.Generator().manual_seed(int(np.random.SeedSequence([seed, step, rank]).generate_state(1)[0]))
 
 
-def make_batch(videos: torch.Tensor, cfg: TrainConfig, step: int, rank: int, num_processes: int):
-    """This process's share of step `step`: clips (b, F, C, H, W) in [-1, 1] and masks (b, F, 1, H, W)."""
+def make_batch(videos: torch.Tensor, cfg: TrainConfig, step: int, rank: int, num_processes: int, vae=None):
+    """This process's share of step `step`: clips (b, F, C, H, W) in [-1, 1] and masks (b, F, 1, H, W).
+
+    With a tokenizer `vae` the clips are its latents and the masks are max-pooled to the latent grid."""
     rng = np.random.default_rng([cfg.seed, step])
     indices = rng.choice(len(videos), size=cfg.batch_size, replace=len(videos) < cfg.batch_size)
     per_rank = cfg.batch_size // num_processes
@@ -162,11 +170,14 @@ def make_batch(videos: torch.Tensor, cfg: TrainConfig, step: int, rank: int, num
     generator = step_generator(cfg.seed, step, rank)
     tasks = sample_tasks(cfg.task_weights, per_rank, generator=generator)
     _, num_frames, _, height, width = x0.shape
-    patch_size = cfg.model_kwargs()["patch_size"]  # spatial masks line up with the model's patches
+    factor = 1 if vae is None else downsample_factor(vae)
+    patch_size = cfg.model_kwargs()["patch_size"] * factor  # spatial masks line up with the model's patches
     mask = torch.cat([
         make_mask(task, 1, num_frames, height, width, num_given=cfg.num_given, patch_size=patch_size, generator=generator)
         for task in tasks
     ])
+    if vae is not None:
+        x0, mask = encode_video(vae, x0), downsample_mask(mask, factor)  # (b, F, c, H/s, W/s), (b, F, 1, H/s, W/s)
     return x0, mask, generator
 
 
@@ -182,7 +193,8 @@ def load_training_videos(cfg: TrainConfig) -> torch.Tensor:
 #  Checkpoints
 # --------------------------------------------------------------------------------------------
 
-def save_checkpoint(out_dir: Path, model: VDT, ema: EMAModel, optimizer, lr_scheduler, step: int, cfg: TrainConfig):
+def save_checkpoint(out_dir: Path, model: VDT, ema: EMAModel, optimizer, lr_scheduler, step: int, cfg: TrainConfig,
+                    train_seconds: float = 0.0):
     """Write model, EMA model and optimizer state to `out_dir/checkpoint`, replacing it atomically."""
     final = out_dir / CHECKPOINT_DIR
     tmp = out_dir / (CHECKPOINT_DIR + ".tmp")
@@ -197,6 +209,7 @@ def save_checkpoint(out_dir: Path, model: VDT, ema: EMAModel, optimizer, lr_sche
         "lr_scheduler": lr_scheduler.state_dict(),
         "ema": ema.state_dict(),
         "train_config": dataclasses.asdict(cfg),
+        "train_seconds": train_seconds,  # wall-clock training time over all sessions of this run
     }, tmp / STATE_FILE)
     old = out_dir / (CHECKPOINT_DIR + ".old")
     shutil.rmtree(old, ignore_errors=True)
@@ -220,12 +233,16 @@ def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> V
     return model.to(device).eval()
 
 
+def _read_state(ckpt: Path) -> dict:
+    try:
+        return torch.load(ckpt / STATE_FILE, map_location="cpu", weights_only=False)
+    except Exception as error:
+        raise ValueError(f"{ckpt / STATE_FILE} is missing or corrupt ({error})") from error
+
+
 def _load_state(out_dir: Path, cfg: TrainConfig):
     ckpt = out_dir / CHECKPOINT_DIR
-    try:
-        state = torch.load(ckpt / STATE_FILE, map_location="cpu", weights_only=False)
-    except Exception as error:
-        raise ValueError(f"cannot resume: {ckpt / STATE_FILE} is missing or corrupt ({error})") from error
+    state = _read_state(ckpt)
     saved = state["train_config"]
     mine = dataclasses.asdict(cfg)
     changed = [k for k in mine if k not in ("max_steps", "time_budget_s", "out_dir", "checkpoint_every", "log_every")
@@ -243,9 +260,10 @@ def _load_state(out_dir: Path, cfg: TrainConfig):
 @dataclass
 class TrainResult:
     step: int
-    losses: list[float]
-    seconds: float
+    losses: list[float]  # of this call's steps
+    seconds: float  # this call's training time
     out_dir: str
+    total_seconds: float  # training time of the whole run, earlier sessions included
 
 
 def train(cfg: TrainConfig, resume: bool = False, progress: bool = True,
@@ -258,6 +276,10 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True,
     # Adam's second moments of the zero-initialised adaLN layers underflow into denormal floats, which are
     # ~100x slower on x86 CPUs: training slowed from 1 s to 4 s a step until they were flushed to zero.
     torch.set_flush_denormal(True)
+    # accelerate keeps one global state per process and refuses a second Accelerator with another precision;
+    # a notebook that trains several runs in one kernel needs a fresh one each time. The process group
+    # (PartialState) is kept, so this is safe under `accelerate launch`.
+    AcceleratorState._reset_state()
     accelerator = Accelerator(mixed_precision=resolve_mixed_precision(cfg.mixed_precision))
     out_dir = Path(cfg.out_dir)
     if accelerator.is_main_process:
@@ -273,7 +295,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True,
     ema = EMAModel(model.parameters(), decay=cfg.ema_decay, use_ema_warmup=True)
     noise_scheduler = make_scheduler("ddpm", prediction_type=cfg.prediction_type)
 
-    start_step = 0
+    start_step, seconds_before = 0, 0.0
     if resume and (out_dir / CHECKPOINT_DIR / STATE_FILE).exists():
         state = _load_state(out_dir, cfg)
         model = VDT.from_pretrained(out_dir / CHECKPOINT_DIR / "model", low_cpu_mem_usage=False)
@@ -285,9 +307,10 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True,
         lr_scheduler.load_state_dict(state["lr_scheduler"])
         ema = EMAModel(model.parameters(), decay=cfg.ema_decay, use_ema_warmup=True)
         ema.load_state_dict(state["ema"])
-        start_step = state["step"]
+        start_step, seconds_before = state["step"], state.get("train_seconds", 0.0)
 
     videos = load_training_videos(cfg)
+    vae = None if cfg.tokenizer is None else load_tokenizer(cfg.tokenizer, accelerator.device)
     model, optimizer, lr_scheduler = accelerator.prepare(model, optimizer, lr_scheduler)
     ema.to(accelerator.device)
     raw_model = accelerator.unwrap_model(model)
@@ -299,7 +322,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True,
     done = start_step
     for step in bar:
         model.train()
-        x0, mask, generator = make_batch(videos, cfg, step, accelerator.process_index, accelerator.num_processes)
+        x0, mask, generator = make_batch(videos, cfg, step, accelerator.process_index, accelerator.num_processes, vae)
         x0, mask = x0.to(accelerator.device), mask.to(accelerator.device)
         with accelerator.autocast():
             loss = training_loss(model, x0, mask, noise_scheduler, generator=generator)
@@ -319,27 +342,30 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True,
         losses.append(mean_loss)
         done = step + 1
         elapsed = time.perf_counter() - t0
+        total_seconds = seconds_before + elapsed
         if accelerator.is_main_process:
             if done % cfg.log_every == 0 or done == cfg.max_steps:
                 bar.set_postfix(loss=f"{np.mean(losses[-cfg.log_every:]):.4f}")
                 with open(out_dir / LOG_FILE, "a") as log:
                     log.write(json.dumps({"step": done, "loss": mean_loss, "lr": lr_scheduler.get_last_lr()[0],
-                                          "seconds": round(elapsed, 3)}) + "\n")
+                                          "seconds": round(total_seconds, 3)}) + "\n")
             if done % cfg.checkpoint_every == 0:
-                save_checkpoint(out_dir, raw_model, ema, optimizer, lr_scheduler, done, cfg)
+                save_checkpoint(out_dir, raw_model, ema, optimizer, lr_scheduler, done, cfg, total_seconds)
             if callback is not None and callback_every and done % callback_every == 0:
                 paused = time.perf_counter()
-                callback(done, _ema_copy(raw_model, ema), elapsed)
+                callback(done, _ema_copy(raw_model, ema), total_seconds)
                 t0 += time.perf_counter() - paused  # evaluation time is not training time
         accelerator.wait_for_everyone()
         if cfg.time_budget_s is not None and elapsed >= cfg.time_budget_s:
             break
     bar.close()
 
+    seconds = time.perf_counter() - t0
     if accelerator.is_main_process and done > start_step and done % cfg.checkpoint_every != 0:
-        save_checkpoint(out_dir, raw_model, ema, optimizer, lr_scheduler, done, cfg)
+        save_checkpoint(out_dir, raw_model, ema, optimizer, lr_scheduler, done, cfg, seconds_before + seconds)
     accelerator.wait_for_everyone()
-    return TrainResult(step=done, losses=losses, seconds=time.perf_counter() - t0, out_dir=str(out_dir))
+    return TrainResult(step=done, losses=losses, seconds=seconds, out_dir=str(out_dir),
+                       total_seconds=seconds_before + seconds)
 
 
 def _ema_copy(model: VDT, ema: EMAModel) -> VDT:
@@ -352,3 +378,30 @@ def read_log(out_dir: str | os.PathLike) -> list[dict]:
     """The run's log lines (step, loss, lr, seconds)."""
     path = Path(out_dir) / LOG_FILE
     return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def export_model(run_dir: str | os.PathLike, dest: str | os.PathLike) -> Path:
+    """Copy a run's EMA weights to `dest` (a save_pretrained folder) with a training.json model card.
+
+    training.json records steps, wall-clock training seconds, the training config and the machine, which
+    `minivdt bench quality` reads to give its CNN baseline the same budget.
+    """
+    import platform
+
+    run_dir, dest = Path(run_dir), Path(dest)
+    state = _read_state(run_dir / CHECKPOINT_DIR)
+    model = load_model(run_dir)
+    model.save_pretrained(dest)
+    cfg = state["train_config"]
+    card = {
+        "steps": state["step"],
+        "train_seconds": round(state.get("train_seconds", 0.0), 1),
+        "num_train_clips": cfg["num_train_clips"],
+        "batch_size": cfg["batch_size"],
+        "train_config": cfg,
+        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
+                   f"{torch.get_num_threads()} threads",
+        "exported": time.strftime("%Y-%m-%d"),
+    }
+    (dest / "training.json").write_text(json.dumps(card, indent=1, default=str) + "\n")
+    return dest

@@ -130,3 +130,32 @@ def test_vdt_curve_callback_roundtrip(tmp_path, tiny_checkpoint):
     assert [p["step"] for p in points] == [10, 20]
     assert points[1]["seconds"] < 9.0  # the first evaluation's time is not training time
     assert all(p["position_error"] >= 0 for p in points)
+
+
+def test_cnn_run_is_saved_and_reused_only_for_the_same_budget(tmp_path):
+    videos = np.random.default_rng(0).integers(0, 255, (6, 16, 32, 32, 3), dtype=np.uint8)
+    model, info = bench.train_cnn(videos, max_steps=1, batch_size=2, seed=0,
+                                  model_kwargs=dict(hidden=8, translator_width=16, translator_depth=1))
+    info["budget_s"] = 5.0
+    small = dict(hidden=8, translator_width=16, translator_depth=1)
+    path = bench.save_cnn_run(tmp_path / "cnn.pt", [{"seconds": 0.0, "step": 0, "position_error": 1.0}], model,
+                              info, small)
+    _, loaded, loaded_info = bench.load_cnn_run(path, budget_s=5.0)
+    assert loaded_info["steps"] == 1
+    for a, b in zip(model.state_dict().values(), loaded.state_dict().values()):
+        assert torch.equal(a, b)
+    with pytest.raises(ValueError, match="trained for 5.0 s"):
+        bench.load_cnn_run(path, budget_s=6.0)
+    path.write_bytes(b"garbage")
+    with pytest.raises(ValueError, match="corrupt"):
+        bench.load_cnn_run(path, budget_s=5.0)
+
+
+def test_conditioning_race_quick(tmp_path):
+    out = tmp_path / "curves.json"
+    assert cli.main(["bench", "conditioning", "--quick", "--steps", "2", "--curves-out", str(out)]) == 0
+    race = json.loads(out.read_text())
+    assert set(race["curves"]) == {"adaln", "cross_attn", "concat"}
+    for curve in race["curves"].values():
+        assert curve["steps"] == [1, 2] and len(curve["loss"]) == 2
+        assert all(math.isfinite(x) for x in curve["loss"]) and curve["position_error"] >= 0

@@ -42,8 +42,30 @@ def test_resume_continues_exactly(tmp_path):
         assert a.keys() == b.keys()
         for name in a:
             assert torch.equal(a[name], b[name]), f"{which}.{name} differs after resume"
-    steps = [line["step"] for line in read_log(tmp_path / "resumed")]
-    assert steps == [1, 2, 3, 4]
+    log = read_log(tmp_path / "resumed")
+    assert [line["step"] for line in log] == [1, 2, 3, 4]
+    seconds = [line["seconds"] for line in log]
+    assert seconds == sorted(seconds)  # training time counts on across the interruption
+    state = torch.load(tmp_path / "resumed" / "checkpoint" / "state.pt", weights_only=False)
+    assert result.seconds < state["train_seconds"] <= result.total_seconds  # the first session's time is kept
+
+
+def test_export_writes_model_and_training_card(tmp_path):
+    train(make_train_config("smoke", out_dir=str(tmp_path / "run"), max_steps=2), progress=False)
+    dest = training.export_model(tmp_path / "run", tmp_path / "exported")
+    card = json.loads((dest / "training.json").read_text())
+    assert card["steps"] == 2 and card["train_seconds"] >= 0 and card["num_train_clips"] == 32
+    exported, from_run = load_model(dest), load_model(tmp_path / "run")
+    for a, b in zip(exported.parameters(), from_run.parameters()):
+        assert torch.equal(a, b)
+
+
+def test_runs_with_different_precisions_in_one_process(tmp_path):
+    train(make_train_config("smoke", out_dir=str(tmp_path / "bf16"), max_steps=1, mixed_precision="bf16"),
+          progress=False)
+    result = train(make_train_config("smoke", out_dir=str(tmp_path / "fp32"), max_steps=1, mixed_precision="no"),
+                   progress=False)
+    assert result.step == 1
 
 
 def test_resume_refuses_a_different_config(tmp_path):
