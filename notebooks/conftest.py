@@ -14,8 +14,9 @@ _durations = defaultdict(float)
 
 
 def pytest_runtest_logreport(report):
-    if report.when == "call" and ".ipynb" in report.nodeid:
-        _durations[report.nodeid.split("::")[0]] += report.duration
+    path = report.nodeid.split("::")[0]
+    if report.when == "call" and path.endswith(".ipynb"):
+        _durations[path] += report.duration
 
 
 def pytest_terminal_summary(terminalreporter):
