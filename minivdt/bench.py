@@ -29,7 +29,7 @@ from torch import nn
 from .data import split_seeds, to_tensor, to_uint8
 from .diffusion import make_scheduler, sample, training_loss
 from .masks import make_mask
-from .metrics import BASELINES, evaluate
+from .metrics import BASELINES, evaluate, to_jsonable
 from .model import VDT, count_flops
 from .training import load_model, pick_device
 from .world import SCENARIOS, WorldConfig, make_clips
@@ -422,7 +422,7 @@ def bench_quality(checkpoint=None, budget_s=None, num_clips=64, scenarios=SCENAR
         progress(f"quality: evaluating {len(methods)} methods on {num_clips} test clips of {scenario!r}")
         clips = make_clips(scenario, split_seeds("test", num_clips), config)
         results[scenario] = {name: evaluate(fn, clips, num_given) for name, fn in methods.items()}
-    return _jsonable(dict(
+    return to_jsonable(dict(
         section="quality", quick=quick, checkpoint=str(checkpoint), training_card=card, num_clips=num_clips,
         num_given=num_given, sampling_steps=steps, sampler=DEFAULT_SAMPLER, seed=seed,
         num_train_clips=num_train_clips, cnn=cnn_info,
@@ -682,7 +682,7 @@ def bench_speed(sizes=SPEED_SIZES, quick=False, device=None, train_batch=None, s
     progress(f"speed: frames {frame_counts if not quick else (8, 16)} x factorised/joint")
     frames = bench_frames("cpu-tiny", overrides, frame_counts=(8, 16) if quick else frame_counts,
                           batch=2 if quick else 4, repeats=repeats if quick else 3, device=device)
-    return _jsonable(dict(section="speed", quick=quick, device=str(device), threads=torch.get_num_threads(),
+    return to_jsonable(dict(section="speed", quick=quick, device=str(device), threads=torch.get_num_threads(),
                           matmul_peak=peaks, sizes=sizes_out, memory=memory_out, frames=frames, **_stamp()))
 
 
@@ -735,22 +735,6 @@ def _stamp() -> dict:
     return dict(machine=machine_info(), date=datetime.datetime.now().isoformat(timespec="seconds"),
                 command=shlex.join(["minivdt", *sys.argv[1:]]) if Path(sys.argv[0]).name == "minivdt"
                 else shlex.join([Path(sys.executable).name, *sys.argv]))
-
-
-def _jsonable(value):
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return [_jsonable(v) for v in value.tolist()]
-    if isinstance(value, (np.floating, float)):
-        return float(value)
-    if isinstance(value, (np.integer,)):
-        return int(value)
-    if isinstance(value, np.bool_):
-        return bool(value)
-    return value
 
 
 def _md_table(header, rows) -> list[str]:
@@ -931,7 +915,7 @@ def bench_conditioning(steps=300, modes=COND_MODES, seed=0, eval_clips=4, sampli
                             train_seconds=round(result.seconds, 1), parameters=sum(p.numel() for p in model.parameters()),
                             gflops=round(count_flops(model.cfg) / 1e9, 3),
                             position_error=mean_position_error(vdt_predictor(model, steps=sampling_steps), subset))
-    return _jsonable(dict(section="conditioning", quick=quick, steps=steps, seed=seed, eval_clips=eval_clips,
+    return to_jsonable(dict(section="conditioning", quick=quick, steps=steps, seed=seed, eval_clips=eval_clips,
                           sampling_steps=sampling_steps, curves=curves, **_stamp()))
 
 

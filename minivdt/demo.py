@@ -11,7 +11,7 @@ import torch
 from .data import split_seeds, to_tensor, to_uint8
 from .diffusion import make_scheduler, sample
 from .masks import TASKS, make_mask
-from .metrics import BASELINES, evaluate, format_table, mse, psnr, ssim
+from .metrics import BASELINES, evaluate, format_table, mse, psnr, ssim, to_jsonable
 from .training import load_model, pick_device
 from .viz import frame_grid, save_image, save_video, side_by_side, upscale
 from .world import SCENARIOS, WorldConfig, make_clips
@@ -94,7 +94,7 @@ def run_demo(checkpoint=None, num_clips: int = 8, steps: int = 25, out_dir="outp
     video = save_video(out_dir / "demo.mp4", upscale(_stack_rows(rows), 4), fps=4)
     grid = save_image(out_dir / "demo.png", frame_grid(np.stack(rows)[:, num_given:], scale=2))
     with open(out_dir / "metrics.json", "w") as f:
-        json.dump(_jsonable(results), f, indent=1)
+        json.dump(to_jsonable(results), f, indent=1)
     print(f"wrote {video}, {grid} and {out_dir / 'metrics.json'} (left: truth, right: frames 1-8 given + predicted)")
     return results
 
@@ -126,11 +126,3 @@ def _stack_rows(rows: list[np.ndarray]) -> np.ndarray:
     line = np.full((F, 1, W, 3), 255, np.uint8)
     parts = [part for row in rows for part in (row, line)][:-1]
     return np.concatenate(parts, axis=1)
-
-
-def _jsonable(value):
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, np.ndarray):
-        return [round(float(v), 4) for v in value]
-    return value

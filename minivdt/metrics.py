@@ -328,3 +328,20 @@ def format_table(results: dict) -> str:
             lines.append(f"{scenario:<11}{name:<22}{r['position_error']:>11.2f}{r['position_error_per_step'][-1]:>10.2f}"
                          f"{r['lost_fraction']:>7.2f}{r['contact_accuracy']:>9.2f}{r['psnr']:>7.1f}{r['ssim']:>7.3f}")
     return "\n".join(lines)
+
+
+def to_jsonable(value):
+    """Results (nested dicts of numpy arrays and scalars) as plain JSON types."""
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return [to_jsonable(v) for v in value.tolist()]
+    if isinstance(value, (np.floating, float)):
+        return float(value)
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, np.bool_):
+        return bool(value)
+    return value

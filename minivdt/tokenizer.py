@@ -7,6 +7,7 @@ so a (B, F, 3, H, W) video becomes (B, F, c, H/s, W/s) latents with s = 2 ** (le
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 
@@ -64,6 +65,7 @@ def _check_folder(path: str | os.PathLike) -> Path:
     return path
 
 
+@functools.lru_cache(maxsize=8)  # make_batch asks every training step
 def latent_geometry(path: str | os.PathLike) -> tuple[int, int]:
     """(latent_channels, downsample_factor) of a saved tokenizer, read from its config.json (no weights loaded)."""
     path = _check_folder(path)

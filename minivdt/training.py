@@ -200,9 +200,7 @@ def save_checkpoint(out_dir: Path, model: VDT, ema: EMAModel, optimizer, lr_sche
     tmp = out_dir / (CHECKPOINT_DIR + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     model.save_pretrained(tmp / "model")
-    ema_model = copy.deepcopy(model)
-    ema.copy_to(ema_model.parameters())
-    ema_model.save_pretrained(tmp / "ema")
+    _ema_copy(model, ema).save_pretrained(tmp / "ema")
     torch.save({
         "step": step,
         "optimizer": optimizer.state_dict(),
