@@ -161,7 +161,7 @@ def train_tokenizer(videos, steps: int = 500, batch_size: int = 32, lr: float = 
     if not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
     frames = _frames_of(videos)
-    # Adam's second moments underflow into denormal floats, which are ~100x slower on x86 CPUs (see training.py).
+    # Tiny Adam moments can underflow into denormal floats, which x86 CPUs handle very slowly (see training.py).
     torch.set_flush_denormal(True)
     if vae is None:
         torch.manual_seed(seed)  # weight initialisation

@@ -271,8 +271,9 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True,
     `callback(step, ema_model, seconds)` is called every `callback_every` steps with the EMA weights,
     e.g. to trace a learning curve.
     """
-    # Adam's second moments of the zero-initialised adaLN layers underflow into denormal floats, which are
-    # ~100x slower on x86 CPUs: training slowed from 1 s to 4 s a step until they were flushed to zero.
+    # Tiny Adam moments of the zero-initialised adaLN layers can underflow into denormal floats, which x86 CPUs
+    # handle very slowly; flushing them costs nothing. (The 4 s steps once seen here were not this but two OpenMP
+    # threads fighting other jobs for 2 cores: one thread gave 1.65 s, see assets/train_bundled.sh.)
     torch.set_flush_denormal(True)
     # accelerate keeps one global state per process and refuses a second Accelerator with another precision;
     # a notebook that trains several runs in one kernel needs a fresh one each time. The process group
