@@ -760,7 +760,8 @@ def write_benchmarks_md(results: dict, path="BENCHMARKS.md") -> Path:
     if q:
         lines += ["## Prediction quality (8 given frames -> 8 predicted)", ""] + _md_stamp(q)
         lines += [f"Checkpoint `{q['checkpoint']}`; {q['num_clips']} test clips per scenario; VDT sampled with "
-                  f"{q['sampling_steps']} {q.get('sampler', 'ddpm').upper()} steps. {CNN_NAME}: {q['cnn']['parameters']:,} parameters, trained "
+                  f"{q['sampling_steps']} {q.get('sampler', 'ddpm').upper()} steps. "
+                  f"{CNN_NAME}: {q['cnn']['parameters']:,} parameters, trained "
                   f"{q['cnn']['train_seconds']:.0f} s ({q['cnn']['steps']} steps; budget {q['cnn']['budget_s']:.0f} s "
                   f"from {q['cnn']['budget_source']}) on the same {q['num_train_clips']} training clips.", ""]
         rows = [[s, m, f"{r['position_error']:.2f}", " ".join(f"{e:.1f}" for e in r["position_error_per_step"]),

@@ -16,6 +16,9 @@ for held-out clips of every scenario, writes a video and compares the result wit
 """
 
 
+SAMPLERS = ("ddpm", "ddim", "dpm")  # diffusion.SCHEDULERS, named here so that --help stays torch-free
+
+
 def _add_data(sub):
     data = sub.add_parser("data", help="simulate and look at the bouncing-ball world",
                           description="Simulate the Physion-style bouncing-ball world.")
@@ -68,7 +71,7 @@ def _add_sample(sub):
     sample.add_argument("--scenario", default="mixed", help="drop, projectile, roll, collide or mixed")
     sample.add_argument("--num-clips", type=int, default=4)
     sample.add_argument("--steps", type=int, default=25, help="sampling steps")
-    sample.add_argument("--sampler", choices=["ddpm", "ddim", "dpm"], default="ddpm",
+    sample.add_argument("--sampler", choices=SAMPLERS, default="ddpm",
                         help="diffusers scheduler used to sample (default ddpm: ancestral sampling)")
     sample.add_argument("--seed", type=int, default=0)
     sample.add_argument("--out", default="outputs/sample.mp4", help="video path (.mp4 or .gif)")
@@ -82,7 +85,7 @@ def _add_demo(sub):
     demo.add_argument("--checkpoint", default=None, help="model folder (default: the bundled model in assets/)")
     demo.add_argument("--num-clips", type=int, default=8, help="held-out clips per scenario")
     demo.add_argument("--steps", type=int, default=25, help="sampling steps")
-    demo.add_argument("--sampler", choices=["ddpm", "ddim", "dpm"], default="ddpm",
+    demo.add_argument("--sampler", choices=SAMPLERS, default="ddpm",
                       help="diffusers scheduler used to sample (default ddpm: ancestral sampling)")
     demo.add_argument("--out", default="outputs/demo", help="folder for the video and the metrics JSON")
 

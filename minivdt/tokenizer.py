@@ -52,9 +52,13 @@ def make_tokenizer(latent_channels: int = 4, block_out_channels: tuple[int, ...]
     )
 
 
+def _factor(block_out_channels) -> int:
+    return 2 ** (len(block_out_channels) - 1)
+
+
 def downsample_factor(vae: AutoencoderKL) -> int:
     """Pixels per latent cell along H (and W): 2 ** (number of blocks - 1)."""
-    return 2 ** (len(vae.config.block_out_channels) - 1)
+    return _factor(vae.config.block_out_channels)
 
 
 def _check_folder(path: str | os.PathLike) -> Path:
@@ -71,7 +75,7 @@ def latent_geometry(path: str | os.PathLike) -> tuple[int, int]:
     path = _check_folder(path)
     try:
         config = AutoencoderKL.load_config(path, local_files_only=True)
-        return config["latent_channels"], 2 ** (len(config["block_out_channels"]) - 1)
+        return config["latent_channels"], _factor(config["block_out_channels"])
     except Exception as error:
         raise ValueError(f"tokenizer {str(path)!r} has a corrupt config.json: {error}") from error
 
