@@ -1,5 +1,8 @@
-"""Diffusion for masked video: diffusers schedulers, the masked training loss, and a sampler that re-injects the
-condition every step. Notation: ᾱ_t = alphas_cumprod[t], x_0 clean video, ε ~ N(0, I), m = mask (1 = generate)."""
+"""Lesson 4 — notebooks/04_diffusion.ipynb. Diffusion for masked video: diffusers schedulers, the three things a
+network can predict (ε, v, x_0), how training timesteps are drawn and weighted, the masked training loss, and a
+sampler that re-injects the condition every step.
+Notation: T = 1000 training steps, ᾱ_t = alphas_cumprod[t], x_0 clean video, ε ~ N(0, I),
+x_t = sqrt(ᾱ_t) x_0 + sqrt(1 - ᾱ_t) ε, v = sqrt(ᾱ_t) ε - sqrt(1 - ᾱ_t) x_0, m = mask (1 = generate)."""
 
 import torch
 from diffusers import DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler
@@ -7,6 +10,15 @@ from diffusers import DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler
 from .masks import make_mask
 
 SCHEDULERS = {"ddpm": DDPMScheduler, "ddim": DDIMScheduler, "dpm": DPMSolverMultistepScheduler}
+DEFAULT_SAMPLER = "ddpm"  # ancestral sampling: the one sampler every lesson, the demo and the benchmarks use
+# What the network predicts, by diffusers' names: ε, v (Salimans & Ho 2022) or x_0 itself ("sample").
+PREDICTION_TYPES = ("epsilon", "v_prediction", "sample")
+# How training timesteps are drawn: uniformly, or skewed toward high noise (t = T-1 - floor(T u²), u ~ U[0, 1)),
+# where the given frames, not the noisy input, must decide where the balls go.
+TIMESTEP_SAMPLINGS = ("uniform", "high_noise")
+# How each sample's loss is weighted: not at all, or Min-SNR-γ (Hang et al. 2023), which caps the weight of
+# the easy low-noise steps.
+LOSS_WEIGHTINGS = ("none", "min_snr")
 
 
 def make_scheduler(kind="ddpm", prediction_type="epsilon", num_train_timesteps=1000, beta_schedule="linear"):
@@ -14,12 +26,13 @@ def make_scheduler(kind="ddpm", prediction_type="epsilon", num_train_timesteps=1
     beta_schedule "linear" (DDPM/DiT/VDT, β from 1e-4 to 0.02) or "squaredcos_cap_v2" (cosine)."""
     if kind not in SCHEDULERS:
         raise ValueError(f"kind must be one of {tuple(SCHEDULERS)}, got {kind!r}")
-    if prediction_type not in ("epsilon", "v_prediction"):
-        raise ValueError(f"prediction_type must be 'epsilon' or 'v_prediction', got {prediction_type!r}")
+    if prediction_type not in PREDICTION_TYPES:
+        raise ValueError(f"prediction_type must be one of {PREDICTION_TYPES}, got {prediction_type!r}")
     kwargs = dict(num_train_timesteps=num_train_timesteps, beta_schedule=beta_schedule,
-                  prediction_type=prediction_type)
-    if kind in ("ddim", "dpm"):
-        kwargs["timestep_spacing"] = "trailing"  # few-step samplers must start at t = T-1 (Lin et al., 2023)
+                  prediction_type=prediction_type,
+                  # few-step sampling must start at t = T-1 (Lin et al., 2023); diffusers' DDPM default
+                  # "leading" would start 25 steps at t = 960 and never show the model pure noise
+                  timestep_spacing="trailing")
     return SCHEDULERS[kind](**kwargs)
 
 
@@ -35,7 +48,56 @@ def velocity(scheduler, x0, noise, timesteps):
     return alpha_bar.sqrt() * noise - (1 - alpha_bar).sqrt() * x0
 
 
-def training_loss(model, x0, mask, scheduler, generator=None):
+def predict_x0(scheduler, prediction, x_t, timesteps):
+    """x̂_0 from whatever the network predicts: ε -> (x_t - sqrt(1-ᾱ) ε) / sqrt(ᾱ); v -> sqrt(ᾱ) x_t - sqrt(1-ᾱ) v."""
+    kind = scheduler.config.prediction_type
+    if kind == "sample":
+        return prediction
+    alpha_bar = _alpha_bar(scheduler, torch.as_tensor(timesteps).expand(x_t.shape[0]), x_t)
+    if kind == "epsilon":
+        return (x_t - (1 - alpha_bar).sqrt() * prediction) / alpha_bar.sqrt()
+    return alpha_bar.sqrt() * x_t - (1 - alpha_bar).sqrt() * prediction
+
+
+def target_for(scheduler, x0, noise, timesteps):
+    """What the network is trained to output: ε, v or x_0, as the scheduler's prediction_type says."""
+    kind = scheduler.config.prediction_type
+    if kind == "epsilon":
+        return noise
+    if kind == "v_prediction":
+        return velocity(scheduler, x0, noise, timesteps)
+    if kind == "sample":
+        return x0
+    raise ValueError(f"prediction_type must be one of {PREDICTION_TYPES}, got {kind!r}")
+
+
+def sample_timesteps(batch, num_train_timesteps=1000, kind="uniform", generator=None):
+    """Training timesteps (B,): "uniform" t ~ U{0..T-1}, or "high_noise" t = T-1 - floor(T u²), u ~ U[0, 1),
+    which puts half of the samples above t ≈ 0.75 T, where only the context can say what the video holds."""
+    if kind == "uniform":
+        return torch.randint(0, num_train_timesteps, (batch,), generator=generator)
+    if kind == "high_noise":
+        u = torch.rand(batch, generator=generator)
+        return (num_train_timesteps - 1 - (num_train_timesteps * u ** 2).long()).clamp(0, num_train_timesteps - 1)
+    raise ValueError(f"timestep_sampling must be one of {TIMESTEP_SAMPLINGS}, got {kind!r}")
+
+
+def loss_weights(scheduler, timesteps, kind="none", gamma=5.0):
+    """Per-sample loss weights (B,). "min_snr": Min-SNR-γ (Hang et al. 2023), written for each target so that
+    every parameterisation puts the same weight min(SNR, γ) on the error of x̂_0:
+    ε: min(SNR, γ) / SNR;  v: min(SNR, γ) / (SNR + 1);  x_0: min(SNR, γ). SNR(t) = ᾱ_t / (1 - ᾱ_t)."""
+    if kind == "none":
+        return torch.ones(timesteps.shape[0])
+    if kind != "min_snr":
+        raise ValueError(f"loss_weighting must be one of {LOSS_WEIGHTINGS}, got {kind!r}")
+    alpha_bar = scheduler.alphas_cumprod[timesteps.cpu()]
+    snr = alpha_bar / (1 - alpha_bar)
+    clipped = snr.clamp(max=gamma)
+    kind = scheduler.config.prediction_type
+    return {"epsilon": clipped / snr, "v_prediction": clipped / (snr + 1), "sample": clipped}[kind]
+
+
+def training_loss(model, x0, mask, scheduler, generator=None, timestep_sampling="uniform", loss_weighting="none"):
     """Masked denoising loss: mean squared error over the generated (mask == 1) elements only. Scalar tensor."""
     B = x0.shape[0]
     prediction_type = scheduler.config.prediction_type
@@ -44,8 +106,10 @@ def training_loss(model, x0, mask, scheduler, generator=None):
         raise ValueError(f"scheduler prediction_type {prediction_type!r} does not match the model's "
                          f"{model_prediction_type!r}")
     mask = mask.to(x0)
-    # t ~ U{0, ..., T-1} per sample, ε ~ N(0, I)
-    timesteps = torch.randint(0, scheduler.config.num_train_timesteps, (B,), generator=generator).to(x0.device)
+    # t per sample (uniform or skewed to high noise), ε ~ N(0, I)
+    timesteps = sample_timesteps(B, scheduler.config.num_train_timesteps, timestep_sampling, generator)
+    weights = loss_weights(scheduler, timesteps, loss_weighting).to(x0.device)  # (B,)
+    timesteps = timesteps.to(x0.device)
     noise = torch.randn(x0.shape, generator=generator, dtype=x0.dtype).to(x0.device)
     # x_t = sqrt(ᾱ_t) x_0 + sqrt(1 - ᾱ_t) ε
     x_t = scheduler.add_noise(x0, noise, timesteps)
@@ -53,13 +117,13 @@ def training_loss(model, x0, mask, scheduler, generator=None):
     cond = (1 - mask) * x0
     x_in = mask * x_t + cond
     prediction = model(x_in, timesteps, cond, mask).float()
-    # target ε, or v = sqrt(ᾱ_t) ε - sqrt(1 - ᾱ_t) x_0
-    target = noise if prediction_type == "epsilon" else velocity(scheduler, x0, noise, timesteps)
-    # L = Σ m (pred - target)² / Σ m, the sum running over channels too. The official VDT averages over ALL
+    target = target_for(scheduler, x0, noise, timesteps)  # ε, v or x_0
+    # L = Σ w_b m (pred - target)² / Σ m, the sum running over channels too. The official VDT averages over ALL
     # positions, so the loss (and gradient scale) shrinks with the number of given frames and the given
     # positions, whose prediction is never used, pull the average down; here only generated elements count.
     mask = mask.expand_as(prediction)
-    return ((prediction - target.float()) ** 2 * mask).sum() / mask.sum().clamp(min=1)
+    weights = weights.view(-1, *([1] * (prediction.ndim - 1)))  # (B, 1, 1, 1, 1)
+    return ((prediction - target.float()) ** 2 * mask * weights).sum() / mask.sum().clamp(min=1)
 
 
 @torch.no_grad()
@@ -86,7 +150,7 @@ def sample(model, cond_video, mask, scheduler, num_inference_steps=25, generator
     return torch.where(is_given, cond_video, x)
 
 
-def predict(model, video, task, num_given=8, scheduler="ddim", steps=25, generator=None):
+def predict(model, video, task, num_given=8, scheduler=DEFAULT_SAMPLER, steps=25, generator=None):
     """Build the mask for a named task from `video` (B, F, C, H, W) and sample the rest; returns (B, F, C, H, W)."""
     B, F, C, H, W = video.shape
     patch_size = getattr(getattr(model, "config", None), "patch_size", 1)

@@ -38,8 +38,10 @@ def make_mask(task, batch, num_frames, height, width, num_given=8, patch_size=1,
         if not 1 <= num_given < F:
             raise ValueError(f"num_given must be in [1, num_frames={F}) for task {task!r}, got {num_given}")
         # predict: x_{0:k} given -> generate x_{k:F};  backward: x_{F-k:F} given -> generate x_{0:F-k}
-        mask[:, :num_given] = 0 if task == "predict" else 1
-        mask[:, F - num_given:] = 1 if task == "predict" else 0
+        if task == "predict":
+            mask[:, :num_given] = 0
+        else:
+            mask[:, F - num_given:] = 0
     elif task == "interpolate":
         k = max(1, num_given // 2)
         if 2 * k >= F:

@@ -71,7 +71,9 @@ class TrainConfig:
     grad_clip: float = 1.0
     ema_decay: float = 0.999
     task_weights: dict = field(default_factory=lambda: dict(DEFAULT_TASK_WEIGHTS))
-    prediction_type: str = "epsilon"
+    prediction_type: str = "sample"  # x_0: see BENCHMARKS.md's recipe study for ε and v
+    timestep_sampling: str = "high_noise"  # diffusion.TIMESTEP_SAMPLINGS
+    loss_weighting: str = "none"  # diffusion.LOSS_WEIGHTINGS
     checkpoint_every: int = 200
     log_every: int = 10
     seed: int = 0
@@ -107,7 +109,8 @@ class TrainConfig:
 
 TRAIN_PRESETS = {
     # ~1 M parameters; a few thousand steps on 2 CPU cores is what the bundled checkpoint had.
-    "cpu-tiny": TrainConfig(mixed_precision="no", learning_rate=5e-4),
+    # 20k clips: a long CPU run sees each clip ~40 times instead of ~200 times with 4k.
+    "cpu-tiny": TrainConfig(mixed_precision="no", learning_rate=1e-3, num_train_clips=20000),
     # The same recipe at a size a laptop GPU trains in well under an hour.
     "laptop-gpu": TrainConfig(
         model_preset="laptop-gpu", num_train_clips=16384, batch_size=64, max_steps=20000,
@@ -241,7 +244,9 @@ def _read_state(ckpt: Path) -> dict:
 def _load_state(out_dir: Path, cfg: TrainConfig):
     ckpt = out_dir / CHECKPOINT_DIR
     state = _read_state(ckpt)
-    saved = state["train_config"]
+    # a field added to TrainConfig after the run started counts as unchanged while it holds its default
+    defaults = dataclasses.asdict(TrainConfig())
+    saved = {**defaults, **state["train_config"]}
     mine = dataclasses.asdict(cfg)
     changed = [k for k in mine if k not in ("max_steps", "time_budget_s", "out_dir", "checkpoint_every", "log_every")
                and json.dumps(saved.get(k), default=str) != json.dumps(mine[k], default=str)]
@@ -324,7 +329,8 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True,
         x0, mask, generator = make_batch(videos, cfg, step, accelerator.process_index, accelerator.num_processes, vae)
         x0, mask = x0.to(accelerator.device), mask.to(accelerator.device)
         with accelerator.autocast():
-            loss = training_loss(model, x0, mask, noise_scheduler, generator=generator)
+            loss = training_loss(model, x0, mask, noise_scheduler, generator=generator,
+                                 timestep_sampling=cfg.timestep_sampling, loss_weighting=cfg.loss_weighting)
         if not torch.isfinite(loss):
             raise FloatingPointError(
                 f"training loss became {loss.item()} at step {step}; stopping. The last good checkpoint is kept "
