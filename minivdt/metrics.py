@@ -75,21 +75,42 @@ def ssim(pred, true) -> np.ndarray:
 # Colour tracker
 # ----------------------------------------------------------------------------------------------------------
 
+def _box_sum(x: np.ndarray, radius: int) -> np.ndarray:
+    """Sum of x over a (2 radius + 1)^2 square around each pixel of the last two axes (zero outside the frame)."""
+    for axis in (-2, -1):
+        pad = [(0, 0)] * x.ndim
+        pad[axis] = (radius + 1, radius)
+        c = np.cumsum(np.pad(x, pad), axis=axis)
+        n = x.shape[axis]
+        x = np.take(c, np.arange(2 * radius + 1, 2 * radius + 1 + n), axis=axis) - np.take(c, np.arange(n), axis=axis)
+    return x
+
+
 def track_balls(frames, colors=BALL_COLORS, max_residual: float = 30.0, min_alpha: float = 0.05,
-                min_mass: float = 3.0):
+                radius_range: tuple[float, float] | None = None, min_area_fraction: float = 0.4,
+                min_concentration: float = 0.6, max_mean_residual: float = 12.0):
     """Locate each coloured ball: frames uint8 (..., F, H, W, 3) -> positions (..., F, K, 2) px, found (..., F, K).
 
     A pixel is modelled as a blend alpha * ball colour + (1 - alpha) * one of the static colours
     (background, floor, block). alpha (the pixel's ball coverage) comes from projecting the pixel colour on
     the line between the two colours; pixels more than max_residual (uint8 units) off every such line, or
-    better explained by a blend of two static colours, are ignored. The position is the alpha-weighted centroid of pixel centres, which is sub-pixel accurate for
-    anti-aliased renders; a ball is found when its total alpha (area in px) is at least min_mass.
+    better explained by a blend of two static colours, are ignored.
+
+    Only a ball-like blob counts: the window of radius r_max + 2.5 px around the densest spot of ball colour
+    must hold (1) at least min_area_fraction of the smallest ball's area, (2) at least min_concentration of all
+    the ball colour in the frame, and (3) pixels that sit on the colour line (mean residual at most
+    max_mean_residual). Scattered noise pixels fail (2) and (3), so random frames score as "lost", not as a
+    lucky guess. The position is the alpha-weighted centroid of that window, sub-pixel accurate for
+    anti-aliased renders. radius_range: ball radii as fractions of the frame width (default WorldConfig's).
     """
     frames = np.asarray(frames)
     if frames.dtype != np.uint8 or frames.ndim < 4 or frames.shape[-1] != 3:
         raise ValueError(f"frames must be uint8 with shape (..., F, H, W, 3), got {frames.dtype} {frames.shape}")
     pixels = frames.astype(np.float32)
     H, W = frames.shape[-3:-1]
+    low, high = WorldConfig().radius_range if radius_range is None else radius_range
+    r_min, r_max = low * W, high * W  # ball radii in px
+    window = r_max + 2.5  # covers an anti-aliased ball (alpha > 0 out to r + 0.5) seen from a spot 2 px off
     ys, xs = np.arange(H, dtype=np.float32) + 0.5, np.arange(W, dtype=np.float32) + 0.5
     statics = STATIC_COLORS.astype(np.float32)  # (S, 3)
 
@@ -98,6 +119,11 @@ def track_balls(frames, colors=BALL_COLORS, max_residual: float = 30.0, min_alph
         direction, offset = b - a, pixels - a
         alpha = np.clip(offset @ direction / (direction @ direction), 0, 1)
         return alpha, np.linalg.norm(offset - alpha[..., None] * direction, axis=-1)
+
+    def centroid_window(weight, cx, cy):
+        """(..., H, W) weights inside the disk of radius `window` around (cx, cy) (..., )."""
+        inside = (xs - cx[..., None, None]) ** 2 + (ys[:, None] - cy[..., None, None]) ** 2 <= window ** 2
+        return np.where(inside, weight, 0.0)
 
     # pixels explained by a blend of two static colours (anti-aliased block edges) are never ball pixels
     static_residual = np.min([blend(pixels, statics[i], statics[j])[1]
@@ -112,13 +138,22 @@ def track_balls(frames, colors=BALL_COLORS, max_residual: float = 30.0, min_alph
             best_alpha = np.where(better, alpha, best_alpha)
             best_residual = np.where(better, residual, best_residual)
         is_ball = (best_residual < max_residual) & (best_residual < static_residual) & (best_alpha >= min_alpha)
-        weight = np.where(is_ball, best_alpha, 0.0)
-        mass = weight.sum(axis=(-2, -1))  # (..., F)
-        safe = np.maximum(mass, 1e-6)
-        x = (weight * xs).sum(axis=(-2, -1)) / safe
-        y = (weight * ys[:, None]).sum(axis=(-2, -1)) / safe
-        positions.append(np.stack([x, y], axis=-1))
-        found.append(mass >= min_mass)
+        weight = np.where(is_ball, best_alpha, 0.0)  # (..., H, W)
+        # densest spot: the pixel whose square neighbourhood of side ~2 r_max holds the most ball colour
+        density = _box_sum(weight, int(np.ceil(r_max))).reshape(weight.shape[:-2] + (H * W,))
+        peak = density.argmax(-1)
+        cx, cy = xs[peak % W], ys[peak // W]
+        for _ in range(2):  # centroid of the window, then of the window re-centred on it
+            local = centroid_window(weight, cx, cy)
+            mass = local.sum(axis=(-2, -1))
+            safe = np.maximum(mass, 1e-6)
+            cx = (local * xs).sum(axis=(-2, -1)) / safe
+            cy = (local * ys[:, None]).sum(axis=(-2, -1)) / safe
+        mean_residual = (local * best_residual).sum(axis=(-2, -1)) / safe
+        concentration = mass / np.maximum(weight.sum(axis=(-2, -1)), 1e-6)
+        positions.append(np.stack([cx, cy], axis=-1))
+        found.append((mass >= min_area_fraction * np.pi * r_min ** 2) & (concentration >= min_concentration)
+                     & (mean_residual <= max_mean_residual))
     return np.stack(positions, axis=-2).astype(np.float32), np.stack(found, axis=-1)
 
 
@@ -258,10 +293,30 @@ def oracle(context, num_future: int, clips: ClipBatch) -> np.ndarray:
     return clips.frames[:, F_given:F_given + num_future]
 
 
+def blank(context, num_future: int, clips: ClipBatch) -> np.ndarray:
+    """Reference floor: the scene without any ball (background, floor and blocks). Every ball is lost."""
+    B = len(clips)
+    positions = np.zeros((B, num_future) + clips.positions.shape[2:], np.float32)
+    return render(positions, clips.radii, np.zeros_like(clips.present), clips.obstacles, clips.config)
+
+
+def uniform_noise(context, num_future: int, seed: int = 0) -> np.ndarray:
+    """Reference floor: i.i.d. uniform uint8 pixels, what an untrained generator might output. A tracker that
+    finds balls in it is measuring noise, so it must score at the cap with every ball lost."""
+    context = np.asarray(context)
+    shape = context.shape[:-4] + (num_future,) + context.shape[-3:]
+    return np.random.default_rng(seed).integers(0, 256, shape, dtype=np.uint8)
+
+
 BASELINES = {
     "oracle (true frames)": lambda context, clips, num_future: oracle(context, num_future, clips),
     "copy_last_frame": lambda context, clips, num_future: copy_last_frame(context, num_future),
     "constant_velocity": lambda context, clips, num_future: constant_velocity(context, num_future, clips),
+}
+# Rows every quality table carries so that a reader can see where "no information" scores.
+REFERENCES = {
+    "uniform noise": lambda context, clips, num_future: uniform_noise(context, num_future),
+    "blank (no balls)": lambda context, clips, num_future: blank(context, num_future, clips),
 }
 
 
@@ -309,7 +364,7 @@ def baseline_table(num_per_scenario: int = 64, config: WorldConfig | None = None
     """Evaluate the training-free baselines on the test split of each scenario -> {scenario: {name: results}}."""
     from minivdt.data import split_seeds
 
-    baselines = BASELINES if baselines is None else baselines
+    baselines = {**BASELINES, **REFERENCES} if baselines is None else baselines
     seeds = split_seeds("test", num_per_scenario)
     table = {}
     for scenario in scenarios:

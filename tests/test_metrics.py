@@ -90,3 +90,30 @@ def test_evaluate_and_table(batch):
     assert oracle["position_error"] < 0.1 and table["drop"]["copy_last_frame"]["position_error"] > 1
     text = metrics.format_table(table)
     assert "constant_velocity" in text and "drop" in text
+
+
+@pytest.mark.parametrize("scenario", ["drop", "roll"])
+def test_noise_and_blank_frames_score_at_the_cap(scenario):
+    """The yardstick must not reward noise: uniform noise and ball-less frames lose every ball."""
+    clips = make_clips(scenario, range(16))
+    for name, reference in metrics.REFERENCES.items():
+        result = metrics.evaluate(reference, clips)
+        assert result["lost_fraction"] == 1.0, name
+        assert result["position_error"] == pytest.approx(32 / 4), name
+
+
+def test_tracker_rejects_scattered_colour_but_keeps_a_ball():
+    cfg = WorldConfig()
+    frames = render(np.array([[[16.0, 12.0], [6.0, 8.0], [26.0, 8.0]]], np.float32), np.full(3, 3.0), config=cfg)
+    red = metrics.BALL_COLORS[0]
+    sprinkled = frames.copy()
+    rng = np.random.default_rng(0)
+    ys, xs = rng.integers(0, 32, 40), rng.integers(0, 32, 40)
+    sprinkled[0, ys[:8], xs[:8]] = red  # a few stray red pixels beside a clean ball: still tracked
+    sprinkled[0, 9:16, 13:20] = frames[0, 9:16, 13:20]
+    positions, found = metrics.track_balls(sprinkled)
+    assert found.all() and np.linalg.norm(positions[0, 0] - [16.0, 12.0]) < 1.0
+    no_ball = render(np.zeros((1, 3, 2), np.float32), np.full(3, 3.0), np.zeros(3, bool), config=cfg)
+    no_ball[0, ys, xs] = red  # 40 isolated red pixels, as much red as a ball, but no blob: not a ball
+    _, found = metrics.track_balls(no_ball)
+    assert not found[0, 0]
