@@ -14,8 +14,9 @@ DEFAULT_SAMPLER = "ddpm"  # ancestral sampling: the one sampler every lesson, th
 # What the network predicts, by diffusers' names: ε, v (Salimans & Ho 2022) or x_0 itself ("sample").
 PREDICTION_TYPES = ("epsilon", "v_prediction", "sample")
 # How training timesteps are drawn: uniformly, or skewed toward high noise (t = T-1 - floor(T u²), u ~ U[0, 1)),
-# where the given frames, not the noisy input, must decide where the balls go.
-TIMESTEP_SAMPLINGS = ("uniform", "high_noise")
+# where the given frames, not the noisy input, must decide where the balls go; "max" (always t = T-1) with an x_0
+# target turns the model into a deterministic regressor, the reference for how fast the backbone learns at all.
+TIMESTEP_SAMPLINGS = ("uniform", "high_noise", "max")
 # How each sample's loss is weighted: not at all, or Min-SNR-γ (Hang et al. 2023), which caps the weight of
 # the easy low-noise steps.
 LOSS_WEIGHTINGS = ("none", "min_snr")
@@ -79,6 +80,8 @@ def sample_timesteps(batch, num_train_timesteps=1000, kind="uniform", generator=
     if kind == "high_noise":
         u = torch.rand(batch, generator=generator)
         return (num_train_timesteps - 1 - (num_train_timesteps * u ** 2).long()).clamp(0, num_train_timesteps - 1)
+    if kind == "max":
+        return torch.full((batch,), num_train_timesteps - 1, dtype=torch.long)
     raise ValueError(f"timestep_sampling must be one of {TIMESTEP_SAMPLINGS}, got {kind!r}")
 
 

@@ -3,7 +3,8 @@ import torch
 from diffusers import DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler
 from torch import nn
 
-from minivdt.diffusion import make_scheduler, predict, sample, training_loss, velocity
+from minivdt.diffusion import (PREDICTION_TYPES, loss_weights, make_scheduler, predict, predict_x0, sample,
+                               sample_timesteps, target_for, training_loss, velocity)
 from minivdt.masks import make_mask
 from minivdt.model import VDT
 
@@ -38,7 +39,7 @@ def test_make_scheduler():
     with pytest.raises(ValueError, match="kind must be one of"):
         make_scheduler("euler")
     with pytest.raises(ValueError, match="prediction_type"):
-        make_scheduler("ddpm", "sample")
+        make_scheduler("ddpm", "x_start")
 
 
 def test_add_noise_and_velocity_match_formula():
@@ -52,7 +53,7 @@ def test_add_noise_and_velocity_match_formula():
                                scheduler.get_velocity(x0, noise, timesteps))
 
 
-@pytest.mark.parametrize("prediction_type", ["epsilon", "v_prediction"])
+@pytest.mark.parametrize("prediction_type", PREDICTION_TYPES)
 def test_masked_loss_ignores_given_positions(prediction_type):
     scheduler = make_scheduler("ddpm", prediction_type)
     x0, mask = data()
@@ -120,3 +121,62 @@ def test_predict_convenience_is_seeded():
     a = predict(model, x0, "image_to_video", steps=2, generator=torch.Generator().manual_seed(1))
     b = predict(model, x0, "image_to_video", steps=2, generator=torch.Generator().manual_seed(1))
     assert torch.equal(a, b) and torch.equal(a[:, 0], x0[:, 0])
+
+
+@pytest.mark.parametrize("prediction_type", PREDICTION_TYPES)
+def test_each_prediction_type_trains_on_its_own_target_and_recovers_x0(prediction_type):
+    """The loss target is ε, v or x_0 as asked (a v target for "sample" would train the wrong thing silently), and
+    predict_x0 inverts it: feeding the exact target back gives x_0 at every t."""
+    scheduler = make_scheduler("ddpm", prediction_type)
+    x0, noise = torch.randn(3, 2, 3, 4, 4), torch.randn(3, 2, 3, 4, 4)
+    timesteps = torch.tensor([0, 500, 999])
+    target = target_for(scheduler, x0, noise, timesteps)
+    expected = {"epsilon": noise, "v_prediction": velocity(scheduler, x0, noise, timesteps), "sample": x0}
+    torch.testing.assert_close(target, expected[prediction_type])
+    x_t = scheduler.add_noise(x0, noise, timesteps)
+    torch.testing.assert_close(predict_x0(scheduler, target, x_t, timesteps), x0, atol=2e-3, rtol=1e-3)
+    # and it is the target training_loss uses: an exact prediction has zero loss
+    x0_, mask = data()
+    g = torch.Generator().manual_seed(0)
+    t = torch.randint(0, 1000, (2,), generator=g)
+    eps = torch.randn(x0_.shape, generator=g)
+    model = Recorder(target_for(scheduler, x0_, eps, t))
+    assert training_loss(model, x0_, mask, scheduler, torch.Generator().manual_seed(0)) < 1e-10
+
+
+def test_timestep_sampling():
+    g = torch.Generator().manual_seed(0)
+    uniform = sample_timesteps(20000, 1000, "uniform", g)
+    high = sample_timesteps(20000, 1000, "high_noise", g)
+    assert uniform.min() >= 0 and uniform.max() <= 999 and high.min() >= 0 and high.max() <= 999
+    assert abs((uniform >= 750).float().mean() - 0.25) < 0.02
+    assert abs((high >= 750).float().mean() - 0.5) < 0.02  # t >= 750 iff u^2 < 1/4
+    assert (sample_timesteps(5, 1000, "max") == 999).all()
+    with pytest.raises(ValueError, match="timestep_sampling"):
+        sample_timesteps(5, 1000, "cosine")
+
+
+def test_min_snr_weights_put_min_snr_gamma_on_the_x0_error():
+    """For every parameterisation, weight * (pred - target)² equals min(SNR, γ) * (x̂_0 - x_0)²."""
+    timesteps = torch.tensor([10, 300, 600, 990])
+    x0, noise = torch.randn(4, 1, 1, 2, 2), torch.randn(4, 1, 1, 2, 2)
+    wrong_x0 = x0 + 0.3
+    alpha_bar = make_scheduler("ddpm").alphas_cumprod[timesteps]
+    snr = alpha_bar / (1 - alpha_bar)
+    for kind in PREDICTION_TYPES:
+        scheduler = make_scheduler("ddpm", kind)
+        x_t = scheduler.add_noise(x0, noise, timesteps)
+        # the prediction whose x̂_0 is wrong_x0: the target of (wrong_x0, the noise implied by x_t)
+        implied_noise = (x_t - alpha_bar.sqrt().view(-1, 1, 1, 1, 1) * wrong_x0) / (1 - alpha_bar).sqrt().view(-1, 1, 1, 1, 1)
+        prediction = target_for(scheduler, wrong_x0, implied_noise, timesteps)
+        target = target_for(scheduler, x0, noise, timesteps)
+        weighted = loss_weights(scheduler, timesteps, "min_snr") * (prediction - target).square().mean((1, 2, 3, 4))
+        torch.testing.assert_close(weighted, snr.clamp(max=5.0) * 0.09, rtol=1e-3, atol=1e-6)
+    assert (loss_weights(make_scheduler("ddpm"), timesteps, "none") == 1).all()
+
+
+@pytest.mark.parametrize("kind", ["ddpm", "ddim", "dpm"])
+def test_every_sampler_starts_from_pure_noise(kind):
+    scheduler = make_scheduler(kind)
+    scheduler.set_timesteps(25)
+    assert scheduler.timesteps[0] == 999  # diffusers' DDPM default ("leading") would start at 960

@@ -87,3 +87,26 @@ def test_task_mix():
         assert torch.equal(mask, make_mask(task, 1, F, H, W, num_given=8, patch_size=4)[0])
     assert sample_tasks({"backward": 1}, 3) == ["backward"] * 3
     assert make_masks(["predict", "backward"], F, H, W).shape == (2, F, 1, H, W)
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_every_task_and_every_num_given(task):
+    """Property over every k and task: predict/backward give exactly k frames (first/last), interpolate
+    max(1, k // 2) at each end; the other tasks ignore k. Every mask has something to generate."""
+    F = 16
+    for k in range(1, F):
+        if task == "interpolate" and 2 * max(1, k // 2) >= F:
+            with pytest.raises(ValueError, match="num_given"):
+                make_mask(task, 1, F, 8, 8, num_given=k)
+            continue
+        mask = make_mask(task, 2, F, 8, 8, num_given=k, patch_size=4, generator=torch.Generator().manual_seed(k))
+        per_frame = mask.amax(dim=(2, 3, 4))  # (B, F): 1 where a frame has anything to generate
+        given_frames = (mask.amax(dim=(2, 3, 4)) == 0)
+        assert mask.sum() > 0
+        if task == "predict":
+            assert given_frames[:, :k].all() and not given_frames[:, k:].any()
+        elif task == "backward":
+            assert given_frames[:, F - k:].all() and not given_frames[:, :F - k].any()
+        elif task == "interpolate":
+            j = max(1, k // 2)
+            assert given_frames[:, :j].all() and given_frames[:, F - j:].all() and (per_frame[:, j:F - j] == 1).all()

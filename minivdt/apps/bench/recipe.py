@@ -1,0 +1,186 @@
+"""Tool — `minivdt bench recipe`: which training recipe makes the VDT learn physics on a CPU budget?
+
+Every arm trains the same backbone on the same clips with the same seed for the same budget of process CPU
+seconds (the machine is shared, so wall clock would measure the neighbours), and is scored at a few points of its
+budget on held-out validation clips:
+- position error of 8 sampled future frames (25 steps of the default sampler) and the fraction of balls lost;
+- the one-shot x̂_0 error at t = T-1 and t = T/2 (how well a single forward pass already predicts the future);
+- context sensitivity: how much the x̂_0 error at t = T-1 rises when the 8 given frames are another clip's.
+  A model that ignores its context scores the same either way.
+Finished arms are kept as JSON and skipped when the command is run again, so a long study survives interruptions;
+an arm cut off mid-way starts again.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from minivdt.data import split_seeds, to_tensor, to_uint8
+from minivdt.diffusion import DEFAULT_SAMPLER, make_scheduler, predict_x0, sample
+from minivdt.masks import make_mask
+from minivdt.metrics import position_errors
+from minivdt.training import make_train_config, train
+from minivdt.world import WorldConfig, make_clips
+
+VAL_SCENARIOS = ("drop", "projectile", "roll", "collide")
+NUM_GIVEN = 8
+# The recipe the earlier short runs pointed at; every arm changes one thing of it.
+BASE = dict(prediction_type="sample", timestep_sampling="high_noise", loss_weighting="none", learning_rate=1e-3,
+            batch_size=16, num_train_clips=8000, mixed_precision="no", warmup_steps=100, log_every=50)
+ARMS = {
+    # parameterisation x timestep sampling / loss weighting
+    "eps-uniform": dict(prediction_type="epsilon", timestep_sampling="uniform"),
+    "v-uniform": dict(prediction_type="v_prediction", timestep_sampling="uniform"),
+    "x0-uniform": dict(timestep_sampling="uniform"),
+    "x0-high_noise": dict(),
+    "v-min_snr": dict(prediction_type="v_prediction", timestep_sampling="uniform", loss_weighting="min_snr"),
+    "eps-min_snr": dict(prediction_type="epsilon", timestep_sampling="uniform", loss_weighting="min_snr"),
+    "v-high_noise": dict(prediction_type="v_prediction"),
+    # the backbone as a plain regressor: x_0 target at t = T-1 only, forward prediction only
+    "regressor": dict(timestep_sampling="max", task_weights={"predict": 1.0}),
+    # tokens and attention
+    "x0-high_noise-p4": dict(model_overrides={"patch_size": 4}),
+    "x0-high_noise-joint": dict(model_overrides={"attention_mode": "joint"}),
+    # optimisation
+    "x0-high_noise-lr5e-4": dict(learning_rate=5e-4),
+    "x0-high_noise-lr2e-3": dict(learning_rate=2e-3),
+    "x0-high_noise-b8": dict(batch_size=8),
+    "x0-high_noise-b32": dict(batch_size=32),
+    # task mix: forward prediction heavy, every task still present
+    "x0-high_noise-predict_heavy": dict(task_weights={"predict": 0.8, "backward": 0.04, "interpolate": 0.04,
+                                                      "image_to_video": 0.02, "spatial_completion": 0.04,
+                                                      "random": 0.04, "unconditional": 0.02}),
+}
+
+
+class BudgetReached(Exception):
+    """Raised from the training callback once an arm has used its CPU budget."""
+
+
+def validation_clips(num_per_scenario: int, config: WorldConfig | None = None) -> dict:
+    """{scenario: ClipBatch} from the val split: never trained on, never used for the test table."""
+    seeds = split_seeds("val", num_per_scenario)
+    return {scenario: make_clips(scenario, seeds, config) for scenario in VAL_SCENARIOS}
+
+
+def _predict_mask(model, batch):
+    F, H = model.config.num_frames, model.config.input_size
+    return make_mask("predict", batch, F, H, H, num_given=NUM_GIVEN, patch_size=model.config.patch_size)
+
+
+@torch.no_grad()
+def sampled_error(model, clips, steps: int = 25, seed: int = 0) -> tuple[float, float]:
+    """(mean position error px, lost fraction) of sampled futures of `clips`."""
+    video = to_tensor(clips.frames)  # (B, F, C, H, W)
+    mask = _predict_mask(model, len(video))
+    scheduler = make_scheduler(DEFAULT_SAMPLER, prediction_type=model.config.prediction_type)
+    generator = torch.Generator().manual_seed(seed)
+    future = to_uint8(sample(model, video, mask, scheduler, steps, generator=generator))[:, NUM_GIVEN:]
+    errors, lost = position_errors(future, clips.positions[:, NUM_GIVEN:], clips.present)
+    return float(errors.mean()), float(lost.mean())
+
+
+@torch.no_grad()
+def one_shot_error(model, clips, timestep: int, swap_context: bool = False, seed: int = 0) -> float:
+    """Position error px of the future frames of x̂_0 from ONE forward pass at `timestep`.
+
+    swap_context=True gives every clip the 8 given frames of the next clip in the batch, while the noisy future
+    and the truth it is scored against stay its own."""
+    x0 = to_tensor(clips.frames)  # (B, F, C, H, W)
+    mask = _predict_mask(model, len(x0))
+    scheduler = make_scheduler(DEFAULT_SAMPLER, prediction_type=model.config.prediction_type)
+    generator = torch.Generator().manual_seed(seed)
+    timesteps = torch.full((len(x0),), timestep, dtype=torch.long)
+    noise = torch.randn(x0.shape, generator=generator)
+    x_t = scheduler.add_noise(x0, noise, timesteps)  # x_t = sqrt(ᾱ_t) x_0 + sqrt(1 - ᾱ_t) ε
+    context = x0.roll(1, dims=0) if swap_context else x0
+    cond = (1 - mask) * context
+    prediction = model(mask * x_t + cond, timesteps, cond, mask)
+    future = to_uint8(predict_x0(scheduler, prediction, mask * x_t + cond, timesteps))[:, NUM_GIVEN:]
+    errors, _ = position_errors(future, clips.positions[:, NUM_GIVEN:], clips.present)
+    return float(errors.mean())
+
+
+def score(model, val: dict, steps: int = 25) -> dict:
+    """All of an arm's validation numbers for one model."""
+    model = model.float().eval()
+    T = 1000
+    result = {"position_error": {}, "lost": {}}
+    for scenario, clips in val.items():
+        result["position_error"][scenario], result["lost"][scenario] = sampled_error(model, clips, steps)
+    joined = [val[s] for s in val]
+    result["x0_error_T"] = float(np.mean([one_shot_error(model, c, T - 1) for c in joined]))
+    result["x0_error_half"] = float(np.mean([one_shot_error(model, c, T // 2) for c in joined]))
+    swapped = float(np.mean([one_shot_error(model, c, T - 1, swap_context=True) for c in joined]))
+    result["context_sensitivity"] = swapped - result["x0_error_T"]
+    result["mean_position_error"] = float(np.mean(list(result["position_error"].values())))
+    return result
+
+
+def run_arm(name: str, seed: int, budget_s: float, val: dict, out_dir: Path, num_marks: int = 4,
+            steps: int = 25) -> dict:
+    """Train one arm for `budget_s` process CPU seconds, scoring it at num_marks evenly spaced points."""
+    overrides = {**BASE, **ARMS[name]}
+    run_dir = out_dir / f"{name}__s{seed}"
+    shutil.rmtree(run_dir, ignore_errors=True)  # an arm cut off earlier starts again
+    cfg = make_train_config("cpu-tiny", **overrides, seed=seed, max_steps=10 ** 7, checkpoint_every=10 ** 7,
+                            out_dir=str(run_dir))
+    marks = [budget_s * (i + 1) / num_marks for i in range(num_marks)]
+    curve = []
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    paused = {"cpu": 0.0, "wall": 0.0}
+
+    def evaluate(step, ema_model, seconds):
+        used = time.process_time() - cpu0 - paused["cpu"]
+        if used < marks[len(curve)]:
+            return
+        pause_cpu, pause_wall = time.process_time(), time.perf_counter()
+        point = {"cpu_s": round(used, 1), "wall_s": round(time.perf_counter() - wall0 - paused["wall"], 1),
+                 "step": step, **score(ema_model, val, steps)}
+        curve.append(point)
+        print(f"  {name} seed {seed}: {used:.0f} CPU-s, step {step}, sampled {point['mean_position_error']:.2f} px, "
+              f"x̂0@T {point['x0_error_T']:.2f} px, swap +{point['context_sensitivity']:.2f} px", flush=True)
+        paused["cpu"] += time.process_time() - pause_cpu
+        paused["wall"] += time.perf_counter() - pause_wall
+        if len(curve) == len(marks):
+            raise BudgetReached
+
+    try:
+        train(cfg, progress=False, callback=evaluate, callback_every=10)
+    except BudgetReached:
+        pass
+    return {"arm": name, "seed": seed, "budget_cpu_s": budget_s, "overrides": ARMS[name], "curve": curve,
+            "final": curve[-1] if curve else None, "threads": torch.get_num_threads()}
+
+
+def run_study(arms, seeds=(0,), budget_s: float = 1200, num_val: int = 16, out="outputs/bench/recipe",
+              steps: int = 25) -> list[dict]:
+    """Run every (arm, seed) not yet finished in `out`; returns all finished results found there."""
+    unknown = [a for a in arms if a not in ARMS]
+    if unknown:
+        raise ValueError(f"arms must be among {list(ARMS)}, got unknown {unknown}")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    val = validation_clips(num_val)
+    for name in arms:
+        for seed in seeds:
+            path = out / f"{name}__s{seed}__{int(budget_s)}cpu_s__{num_val}val.json"
+            if path.exists():
+                continue
+            print(f"arm {name}, seed {seed}: {budget_s:.0f} CPU-s", flush=True)
+            result = run_arm(name, seed, budget_s, val, out / "runs", steps=steps)
+            result["num_val_per_scenario"] = num_val
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(result, indent=1) + "\n")
+            tmp.replace(path)
+    return load_results(out)
+
+
+def load_results(out) -> list[dict]:
+    return [json.loads(p.read_text()) for p in sorted(Path(out).glob("*.json"))]
