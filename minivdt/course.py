@@ -1,14 +1,37 @@
-"""Helpers shared by the notebooks: quick mode, seeding, and checks that compare a student's work."""
+"""Notebook helpers — what every lesson shares: quick mode, seeding, checks that compare a student's work, and
+the bundled assets (the trained model the lessons load, the benchmark results they plot)."""
 
 from __future__ import annotations
 
 import os
 import random
+from importlib import resources
+from pathlib import Path
 
 import numpy as np
 import torch
 
 QUICK_ENV = "MINIVDT_QUICK"
+
+
+def _assets_dir() -> Path:
+    """The repository's assets/ folder, which an install ships as the package minivdt.assets (pyproject.toml)."""
+    try:
+        return Path(resources.files("minivdt.assets"))
+    except ModuleNotFoundError:  # a source tree on PYTHONPATH, not installed
+        return Path(__file__).resolve().parent.parent / "assets"
+
+
+ASSETS = _assets_dir()
+DEFAULT_CHECKPOINT = ASSETS / "vdt-cpu-tiny"
+
+
+def default_checkpoint() -> Path:
+    """The bundled all-task model."""
+    if not (DEFAULT_CHECKPOINT / "config.json").is_file():
+        raise FileNotFoundError(f"the bundled checkpoint is missing from {DEFAULT_CHECKPOINT}; "
+                                "pass --checkpoint or reinstall minivdt")
+    return DEFAULT_CHECKPOINT
 
 
 def quick_mode() -> bool:

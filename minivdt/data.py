@@ -1,4 +1,5 @@
-"""Datasets of bouncing-ball clips: tensor conversion, fixed seed splits and an optional .npz cache."""
+"""Lesson 1 — notebooks/01_world.ipynb. Datasets of bouncing-ball clips: tensor conversion, fixed seed splits and an
+optional .npz cache."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import numpy as np
 import torch
 from einops import rearrange
 
-from minivdt.world import SCENARIOS, BALL_COLORS, ClipBatch, Clip, WorldConfig, make_clip, make_clips
+from .world import SCENARIOS, BALL_COLORS, ClipBatch, Clip, WorldConfig, make_clip, make_clips
 
 # Disjoint seed ranges per split: clip i of a split uses seed SPLIT_SEED_OFFSETS[split] + i (and the scenario
 # is mixed into the random key by world.py, so the same seed gives different clips in different scenarios).
@@ -50,6 +51,11 @@ def split_seeds(split: str, num_clips: int) -> np.ndarray:
     if num_clips > 10_000_000:
         raise ValueError(f"num_clips must be <= 10_000_000 so splits stay disjoint, got {num_clips}")
     return SPLIT_SEED_OFFSETS[split] + np.arange(num_clips)
+
+
+def clip_config(model) -> WorldConfig:
+    """The world whose clips `model` (a VDT) takes: frame size and clip length from its config."""
+    return WorldConfig(size=model.cfg.height, num_frames=model.cfg.num_frames)
 
 
 def _concat(batches: list[ClipBatch]) -> ClipBatch:

@@ -4,9 +4,11 @@ sampler that re-injects the condition every step.
 Notation: T = 1000 training steps, ᾱ_t = alphas_cumprod[t], x_0 clean video, ε ~ N(0, I),
 x_t = sqrt(ᾱ_t) x_0 + sqrt(1 - ᾱ_t) ε, v = sqrt(ᾱ_t) ε - sqrt(1 - ᾱ_t) x_0, m = mask (1 = generate)."""
 
+import numpy as np
 import torch
 from diffusers import DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler
 
+from .data import to_tensor, to_uint8
 from .masks import make_mask
 
 SCHEDULERS = {"ddpm": DDPMScheduler, "ddim": DDIMScheduler, "dpm": DPMSolverMultistepScheduler}
@@ -162,3 +164,29 @@ def predict(model, video, task, num_given=8, scheduler=DEFAULT_SAMPLER, steps=25
         prediction_type = getattr(getattr(model, "config", None), "prediction_type", "epsilon")
         scheduler = make_scheduler(scheduler, prediction_type=prediction_type)
     return sample(model, video, mask.to(video.device), scheduler, num_inference_steps=steps, generator=generator)
+
+
+@torch.no_grad()
+def generate(model, frames: np.ndarray, task: str = "predict", num_given: int = 8, steps: int = 25,
+             seed: int = 0, sampler: str = DEFAULT_SAMPLER, batch_size: int = 32) -> np.ndarray:
+    """Fill the `task` mask of uint8 clips (B, F, H, W, 3) with the model; returns uint8 (B, F, H, W, 3).
+
+    Positions the mask gives are copied from `frames`; only generated positions come from the model.
+    """
+    frames = np.asarray(frames)
+    if frames.ndim != 5 or frames.shape[-1] != 3:
+        raise ValueError(f"frames must be uint8 (B, F, H, W, 3), got shape {frames.shape}")
+    B, F, H, W, _ = frames.shape
+    device = next(model.parameters()).device
+    noise_scheduler = make_scheduler(sampler, prediction_type=model.config.prediction_type)
+    generator = torch.Generator().manual_seed(seed)
+    mask = make_mask(task, B, F, H, W, num_given=num_given, patch_size=model.config.patch_size, generator=generator)
+    out = []
+    for start in range(0, B, batch_size):
+        video = to_tensor(frames[start:start + batch_size]).to(device)  # (b, F, C, H, W)
+        part_mask = mask[start:start + batch_size].to(device)
+        autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=device.type == "cpu")
+        with autocast:
+            result = sample(model, video, part_mask, noise_scheduler, num_inference_steps=steps, generator=generator)
+        out.append(to_uint8(result.float().cpu()))
+    return np.concatenate(out)

@@ -1,4 +1,5 @@
-"""How good is a predicted future? Pixel metrics, a colour ball tracker, physics read-outs and baselines.
+"""Lesson 8 — notebooks/08_physics_prediction.ipynb. How good is a predicted future? Pixel metrics, a colour ball
+tracker, physics read-outs and `evaluate`, which scores any predictor (the baselines are in baselines.py).
 
 Pixel metrics compare uint8 frames; the physics metrics track each coloured ball in the predicted frames
 and compare with the simulator's true positions and contact labels (Physion-style "does the agent touch
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from minivdt.world import (BALL_COLORS, SCENARIOS, STATIC_COLORS, ClipBatch, WorldConfig, make_clips, render)
+from .world import BALL_COLORS, STATIC_COLORS, ClipBatch, WorldConfig
 
 PSNR_MAX = 100.0  # dB reported for identical frames (instead of infinity, so means stay finite)
 SSIM_SIGMA = 1.5  # Gaussian window of SSIM (Wang et al. 2004), truncated at 3.5 sigma -> 11 taps
@@ -260,67 +261,6 @@ def contact_readout(positions, clips: ClipBatch, found=None, tolerance: float | 
 
 
 # ----------------------------------------------------------------------------------------------------------
-# Baselines that need no training
-# ----------------------------------------------------------------------------------------------------------
-
-def copy_last_frame(context, num_future: int) -> np.ndarray:
-    """Predict that nothing moves: repeat the last given frame. context (..., F_given, H, W, 3)."""
-    context = np.asarray(context)
-    return np.repeat(context[..., -1:, :, :, :], num_future, axis=-4)
-
-
-def constant_velocity(context, num_future: int, clips: ClipBatch, config: WorldConfig | None = None) -> np.ndarray:
-    """Track balls in the last two given frames, move them on at constant velocity (clamped to the box), re-render.
-
-    Radii, present balls and the static block come from the clip metadata (clips.radii, .present,
-    .obstacles) rather than from the tracked blobs; a ball lost in the last given frame is not drawn.
-    context (B, F_given, H, W, 3) -> (B, num_future, H, W, 3).
-    """
-    config = config or clips.config
-    tracked, found = track_balls(np.asarray(context)[:, -2:])  # (B, 2, K, 2), (B, 2, K)
-    velocity = np.where(found[:, :1, :, None] & found[:, 1:, :, None], tracked[:, 1:] - tracked[:, :1], 0.0)
-    steps = np.arange(1, num_future + 1, dtype=np.float32)[None, :, None, None]
-    future = tracked[:, 1:] + velocity * steps  # (B, F_future, K, 2)
-    radii = clips.radii[:, None, :]  # keep the extrapolated balls inside the walls and above the floor
-    future[..., 0] = np.clip(future[..., 0], radii, config.size - radii)
-    future[..., 1] = np.clip(future[..., 1], radii, config.floor_y * config.size - radii)
-    return render(future, clips.radii, clips.present & found[:, -1], clips.obstacles, config)
-
-
-def oracle(context, num_future: int, clips: ClipBatch) -> np.ndarray:
-    """Cheating reference: return the true future frames (measures the tracker and read-out themselves)."""
-    F_given = np.asarray(context).shape[1]
-    return clips.frames[:, F_given:F_given + num_future]
-
-
-def blank(context, num_future: int, clips: ClipBatch) -> np.ndarray:
-    """Reference floor: the scene without any ball (background, floor and blocks). Every ball is lost."""
-    B = len(clips)
-    positions = np.zeros((B, num_future) + clips.positions.shape[2:], np.float32)
-    return render(positions, clips.radii, np.zeros_like(clips.present), clips.obstacles, clips.config)
-
-
-def uniform_noise(context, num_future: int, seed: int = 0) -> np.ndarray:
-    """Reference floor: i.i.d. uniform uint8 pixels, what an untrained generator might output. A tracker that
-    finds balls in it is measuring noise, so it must score at the cap with every ball lost."""
-    context = np.asarray(context)
-    shape = context.shape[:-4] + (num_future,) + context.shape[-3:]
-    return np.random.default_rng(seed).integers(0, 256, shape, dtype=np.uint8)
-
-
-BASELINES = {
-    "oracle (true frames)": lambda context, clips, num_future: oracle(context, num_future, clips),
-    "copy_last_frame": lambda context, clips, num_future: copy_last_frame(context, num_future),
-    "constant_velocity": lambda context, clips, num_future: constant_velocity(context, num_future, clips),
-}
-# Rows every quality table carries so that a reader can see where "no information" scores.
-REFERENCES = {
-    "uniform noise": lambda context, clips, num_future: uniform_noise(context, num_future),
-    "blank (no balls)": lambda context, clips, num_future: blank(context, num_future, clips),
-}
-
-
-# ----------------------------------------------------------------------------------------------------------
 # Evaluation
 # ----------------------------------------------------------------------------------------------------------
 
@@ -357,20 +297,6 @@ def evaluate(predict_fn, clips: ClipBatch, num_given: int = 8, batch_size: int =
         lost_fraction=float(np.concatenate(lost).mean()), contact_accuracy=float(np.concatenate(readouts).mean()),
         psnr_per_step=psnrs.mean(0), psnr=float(psnrs.mean()), ssim_per_step=ssims.mean(0), ssim=float(ssims.mean()),
         num_clips=len(clips))
-
-
-def baseline_table(num_per_scenario: int = 64, config: WorldConfig | None = None, num_given: int = 8,
-                   scenarios=SCENARIOS, baselines=None) -> dict:
-    """Evaluate the training-free baselines on the test split of each scenario -> {scenario: {name: results}}."""
-    from minivdt.data import split_seeds
-
-    baselines = {**BASELINES, **REFERENCES} if baselines is None else baselines
-    seeds = split_seeds("test", num_per_scenario)
-    table = {}
-    for scenario in scenarios:
-        clips = make_clips(scenario, seeds, config)
-        table[scenario] = {name: evaluate(fn, clips, num_given) for name, fn in baselines.items()}
-    return table
 
 
 def format_table(results: dict) -> str:

@@ -1,4 +1,5 @@
-"""A tiny 2-D side-view physics world (balls, floor, walls, a block) and its anti-aliased renderer.
+"""Lesson 1 — notebooks/01_world.ipynb. A tiny 2-D side-view physics world (balls, floor, walls, a block), its
+scenarios and contact labels; render.py draws the frames.
 
 Physics runs in *box units* (the box is 1 x 1, y down) so that every parameter means the same thing at
 32x32 and 64x64; positions and velocities are returned in pixels (px, px/frame). Everything is vectorised
@@ -10,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
@@ -402,59 +402,6 @@ def _simulate(state, cfg):
 
 
 # ----------------------------------------------------------------------------------------------------------
-# Rendering
-# ----------------------------------------------------------------------------------------------------------
-
-def _box_coverage(low, high, centres):
-    """Fraction of each unit pixel [c - 0.5, c + 0.5] covered by the interval [low, high]."""
-    return np.clip(np.minimum(high[..., None], centres + 0.5) - np.maximum(low[..., None], centres - 0.5), 0, 1)
-
-
-def render(positions, radii, present=None, obstacles=None, config=None, obstacle_present=None):
-    """Draw balls (pixel positions (..., F, K, 2), radii (..., K)) over the floor and blocks -> uint8 (..., F, H, W, 3).
-
-    Anti-aliased: a pixel at distance d from a centre gets coverage clip(r - d + 0.5, 0, 1). Leading batch
-    dims are optional; obstacles are (..., M, 4) pixel rectangles [x0, y0, x1, y1] (zero-area = absent).
-    """
-    cfg = _check_config(config)
-    positions = np.asarray(positions, dtype=np.float32)
-    if positions.ndim < 3 or positions.shape[-1] != 2:
-        raise ValueError(f"positions must have shape (..., F, K, 2), got {positions.shape}")
-    lead, (F, K) = positions.shape[:-3], positions.shape[-3:-1]
-    radii = np.broadcast_to(np.asarray(radii, dtype=np.float32), lead + (K,))
-    present = np.ones(lead + (K,), bool) if present is None else np.broadcast_to(np.asarray(present, bool),
-                                                                                 lead + (K,))
-    obstacles = np.zeros(lead + (0, 4), np.float32) if obstacles is None else np.asarray(obstacles, np.float32)
-    if obstacle_present is not None:
-        obstacles = obstacles * np.asarray(obstacle_present, bool)[..., None]
-    n = int(np.prod(lead, dtype=np.int64))
-    positions, radii, present = positions.reshape(n, F, K, 2), radii.reshape(n, K), present.reshape(n, K)
-    obstacles = np.broadcast_to(obstacles, lead + obstacles.shape[-2:]).reshape(n, -1, 4)
-
-    S = cfg.size
-    centres = np.arange(S, dtype=np.float32) + 0.5
-    colors = BALL_COLORS.astype(np.float32)
-    # static layer (B, H, W, 3): background, floor band, blocks
-    static = np.broadcast_to(BACKGROUND_COLOR.astype(np.float32), (n, S, S, 3)).copy()
-    floor_cov = _box_coverage(np.float32(cfg.floor_y * S), np.float32(S), centres)  # (H,)
-    static += floor_cov[None, :, None, None] * (FLOOR_COLOR.astype(np.float32) - static)
-    for m in range(obstacles.shape[1]):
-        x0, y0, x1, y1 = (obstacles[:, m, c] for c in range(4))
-        cover = _box_coverage(y0, y1, centres)[:, :, None] * _box_coverage(x0, x1, centres)[:, None, :]
-        static += cover[..., None] * (OBSTACLE_COLOR.astype(np.float32) - static)
-    frames = np.broadcast_to(static[:, None], (n, F, S, S, 3)).copy()
-    for k in range(K):
-        if not present[:, k].any():
-            continue
-        dx2 = (centres - positions[:, :, k, 0, None]) ** 2  # (B, F, W)
-        dy2 = (centres - positions[:, :, k, 1, None]) ** 2  # (B, F, H)
-        dist = np.sqrt(dy2[..., :, None] + dx2[..., None, :])  # (B, F, H, W)
-        alpha = np.clip(radii[:, k, None, None, None] - dist + 0.5, 0, 1) * present[:, k, None, None, None]
-        frames += alpha[..., None] * (colors[k % len(colors)] - frames)
-    return np.rint(frames).astype(np.uint8).reshape(lead + (F, S, S, 3))
-
-
-# ----------------------------------------------------------------------------------------------------------
 # Public entry points
 # ----------------------------------------------------------------------------------------------------------
 
@@ -468,6 +415,8 @@ def make_clips(scenario: str, seeds, config: WorldConfig | None = None, render_c
     seeds = [_check_seed(s, "seeds[i]") for s in seeds]
     if not seeds:
         raise ValueError("seeds must not be empty")
+    from .render import render  # render.py builds on this module's WorldConfig, so it is imported on use
+
     state, sub_scenarios = _initial_states(scenario, seeds, cfg)
     positions, velocities, contact_frame = _simulate(state, cfg)
 
@@ -502,24 +451,6 @@ def benchmark_generation(num_clips: int = 10_000, scenario: str = "mixed", confi
     cfg = _check_config(config)
     print(f"{num_clips} '{scenario}' clips of {cfg.num_frames} frames at {cfg.size}x{cfg.size}: {rate:.0f} clips/s")
     return rate
-
-
-def write_preview(out_dir, scenarios=SCENARIOS, seed: int = 0, config: WorldConfig | None = None,
-                  num_rows: int = 4, scale: int = 8) -> list[Path]:
-    """For each scenario write <scenario>.mp4 (seed `seed`, upscaled) and <scenario>.png (num_rows seeds x frames)."""
-    from minivdt import viz
-
-    cfg = _check_config(config)
-    _check_seed(seed)
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for scenario in scenarios:
-        batch = make_clips(_check_scenario(scenario), range(seed, seed + num_rows), cfg)
-        video = batch.frames[0].repeat(scale, axis=1).repeat(scale, axis=2)
-        paths.append(viz.save_video(out_dir / f"{scenario}.mp4", video))
-        paths.append(viz.save_image(out_dir / f"{scenario}.png", viz.frame_grid(batch.frames, scale=max(1, scale // 2))))
-    return paths
 
 
 if __name__ == "__main__":

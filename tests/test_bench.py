@@ -8,7 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from minivdt import bench, cli
+from minivdt import baselines
+from minivdt.apps import cli
+from minivdt.apps.bench import common, curves, quality, speed
+from minivdt.apps.bench.speed import SPEED_SIZES
 from minivdt.masks import make_mask
 from minivdt.model import VDT
 
@@ -27,7 +30,7 @@ def tiny_checkpoint(tmp_path_factory):
     path = tmp_path_factory.mktemp("vdt-tiny")
     torch.manual_seed(0)
     VDT.from_preset("cpu-tiny", hidden_size=32, depth=1, num_heads=2).save_pretrained(path)
-    (path / bench.TRAINING_CARD).write_text(json.dumps({"train_seconds": 1.0, "num_train_clips": 10}))
+    (path / quality.TRAINING_CARD).write_text(json.dumps({"train_seconds": 1.0, "num_train_clips": 10}))
     return path
 
 
@@ -39,11 +42,11 @@ def _positive_finite(x):
 
 def test_cli_quick_speed_and_quality(tmp_path, tiny_checkpoint):
     md = tmp_path / "BENCHMARKS.md"
-    common = ["--quick", "--out", str(tmp_path / "bench"), "--md", str(md)]
-    assert cli.main(["bench", "all", *common, "--checkpoint", str(tiny_checkpoint), "--budget-s", "0.5"]) == 0
+    options = ["--quick", "--out", str(tmp_path / "bench"), "--md", str(md)]
+    assert cli.main(["bench", "all", *options, "--checkpoint", str(tiny_checkpoint), "--budget-s", "0.5"]) == 0
 
     speed = json.loads((tmp_path / "bench" / "speed.json").read_text())
-    assert [s["size"] for s in speed["sizes"]] == list(bench.SPEED_SIZES)
+    assert [s["size"] for s in speed["sizes"]] == list(SPEED_SIZES)
     for size in speed["sizes"]:
         assert set(size["variants"]) == {"naive fp32", "fast fp32", "fast bf16"}
         for row in size["variants"].values():
@@ -61,13 +64,13 @@ def test_cli_quick_speed_and_quality(tmp_path, tiny_checkpoint):
     quality = json.loads((tmp_path / "bench" / "quality.json").read_text())
     assert set(quality["results"]) == {"drop", "roll"}
     methods = set(quality["results"]["drop"])
-    assert {bench.VDT_NAME, bench.CNN_NAME, "copy_last_frame", "constant_velocity"} <= methods
-    r = quality["results"]["drop"][bench.VDT_NAME]
+    assert {common.VDT_NAME, common.CNN_NAME, "copy_last_frame", "constant_velocity"} <= methods
+    r = quality["results"]["drop"][common.VDT_NAME]
     assert len(r["position_error_per_step"]) == 8 and 0 <= r["lost_fraction"] <= 1
     assert quality["cnn"]["budget_s"] == 0.5 and quality["cnn"]["steps"] >= 1
     assert all(isinstance(t["met"], bool) for t in quality["targets"].values())
     assert any("drop" in name for name in quality["targets"])
-    curve = quality["learning_curves"][bench.CNN_NAME]
+    curve = quality["learning_curves"][common.CNN_NAME]
     assert curve[0]["step"] == 0 and len(curve) >= 2
     assert (tmp_path / "bench" / "learning_curves.png").stat().st_size > 0
 
@@ -78,25 +81,25 @@ def test_cli_quick_speed_and_quality(tmp_path, tiny_checkpoint):
 
 
 def test_budget_from_training_card_and_missing_budget(tmp_path, tiny_checkpoint):
-    assert bench.read_training_card(tiny_checkpoint)["train_seconds"] == 1.0
+    assert quality.read_training_card(tiny_checkpoint)["train_seconds"] == 1.0
     torch.manual_seed(0)
     VDT.from_preset("cpu-tiny", hidden_size=32, depth=1, num_heads=2).save_pretrained(tmp_path)
     with pytest.raises(ValueError, match="budget_s"):
-        bench.bench_quality(tmp_path, num_clips=1, scenarios=("drop",), quick=True)
+        quality.bench_quality(tmp_path, num_clips=1, scenarios=("drop",), quick=True)
 
 
 def test_cnn_training_is_deterministic():
     videos = np.random.default_rng(0).integers(0, 256, (6, 16, 32, 32, 3), dtype=np.uint8)
     kwargs = dict(max_steps=3, batch_size=2, seed=1, model_kwargs=dict(hidden=8, translator_width=16,
                                                                        translator_depth=1))
-    a, info = bench.train_cnn(videos, **kwargs)
-    b, _ = bench.train_cnn(videos, **kwargs)
+    a, info = baselines.train_cnn(videos, **kwargs)
+    b, _ = baselines.train_cnn(videos, **kwargs)
     assert info["steps"] == 3
     for (name, pa), pb in zip(a.state_dict().items(), b.state_dict().values()):
         assert torch.equal(pa, pb), name
-    c, _ = bench.train_cnn(videos, **{**kwargs, "seed": 2})
+    c, _ = baselines.train_cnn(videos, **{**kwargs, "seed": 2})
     assert not torch.equal(next(a.parameters()), next(c.parameters()))
-    future = bench.cnn_predictor(a)(videos[:2, :8], None, 8)
+    future = baselines.cnn_predictor(a)(videos[:2, :8], None, 8)
     assert future.shape == (2, 8, 32, 32, 3) and future.dtype == np.uint8
 
 
@@ -107,7 +110,7 @@ def test_naive_reference_matches_library_model(attention_mode):
     with torch.no_grad():  # move the zero-initialised gates off zero so attention reaches the output
         for p in model.parameters():
             p.add_(0.05 * torch.randn_like(p))
-    reference = bench.naive_reference(model)
+    reference = speed.naive_reference(model)
     assert all(not m.fused for m in reference.modules() if hasattr(m, "fused"))
     assert all(m.fused for m in model.modules() if hasattr(m, "fused"))
     g = torch.Generator().manual_seed(0)
@@ -121,12 +124,12 @@ def test_naive_reference_matches_library_model(attention_mode):
 def test_vdt_curve_callback_roundtrip(tmp_path, tiny_checkpoint):
     from minivdt.training import load_model
 
-    subset = bench.eval_subset(1, scenarios=("drop",))
-    callback = bench.vdt_curve_callback(subset, tmp_path / "curve.jsonl", steps=1)
+    subset = common.eval_subset(1, scenarios=("drop",))
+    callback = curves.vdt_curve_callback(subset, tmp_path / "curve.jsonl", steps=1)
     model = load_model(tiny_checkpoint)
     callback(10, model, 5.0)
     callback(20, model, 9.0)
-    points = bench.learning_curve_from_log(tmp_path / "curve.jsonl")
+    points = curves.learning_curve_from_log(tmp_path / "curve.jsonl")
     assert [p["step"] for p in points] == [10, 20]
     assert points[1]["seconds"] < 9.0  # the first evaluation's time is not training time
     assert all(p["position_error"] >= 0 for p in points)
@@ -134,21 +137,21 @@ def test_vdt_curve_callback_roundtrip(tmp_path, tiny_checkpoint):
 
 def test_cnn_run_is_saved_and_reused_only_for_the_same_budget(tmp_path):
     videos = np.random.default_rng(0).integers(0, 255, (6, 16, 32, 32, 3), dtype=np.uint8)
-    model, info = bench.train_cnn(videos, max_steps=1, batch_size=2, seed=0,
+    model, info = baselines.train_cnn(videos, max_steps=1, batch_size=2, seed=0,
                                   model_kwargs=dict(hidden=8, translator_width=16, translator_depth=1))
     info["budget_s"] = 5.0
     small = dict(hidden=8, translator_width=16, translator_depth=1)
-    path = bench.save_cnn_run(tmp_path / "cnn.pt", [{"seconds": 0.0, "step": 0, "position_error": 1.0}], model,
+    path = curves.save_cnn_run(tmp_path / "cnn.pt", [{"seconds": 0.0, "step": 0, "position_error": 1.0}], model,
                               info, small)
-    _, loaded, loaded_info = bench.load_cnn_run(path, budget_s=5.0)
+    _, loaded, loaded_info = curves.load_cnn_run(path, budget_s=5.0)
     assert loaded_info["steps"] == 1
     for a, b in zip(model.state_dict().values(), loaded.state_dict().values()):
         assert torch.equal(a, b)
     with pytest.raises(ValueError, match="trained for 5.0 s"):
-        bench.load_cnn_run(path, budget_s=6.0)
+        curves.load_cnn_run(path, budget_s=6.0)
     path.write_bytes(b"garbage")
     with pytest.raises(ValueError, match="corrupt"):
-        bench.load_cnn_run(path, budget_s=5.0)
+        curves.load_cnn_run(path, budget_s=5.0)
 
 
 def test_conditioning_race_quick(tmp_path):

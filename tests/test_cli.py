@@ -5,7 +5,7 @@ import json
 import pytest
 import torch
 
-from minivdt import cli
+from minivdt.apps import cli
 from minivdt.model import VDT
 from minivdt.world import SCENARIOS
 

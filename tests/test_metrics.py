@@ -4,7 +4,10 @@ import numpy as np
 import pytest
 
 from minivdt import metrics
-from minivdt.world import SCENARIOS, WorldConfig, make_clips, render
+from minivdt import baselines
+from minivdt.baselines import BASELINES
+from minivdt.render import render
+from minivdt.world import SCENARIOS, WorldConfig, make_clips
 
 
 @pytest.fixture(scope="module")
@@ -66,26 +69,26 @@ def test_contact_readout_agrees_with_simulator(scenario):
 def test_baselines_shapes_and_static_clip(batch):
     clips = batch.select(slice(0, 8))
     context = clips.frames[:, :8]
-    assert metrics.copy_last_frame(context, 8).shape == (8, 8, 32, 32, 3)
-    cv = metrics.constant_velocity(context, 8, clips)
+    assert baselines.copy_last_frame(context, 8).shape == (8, 8, 32, 32, 3)
+    cv = baselines.constant_velocity(context, 8, clips)
     assert cv.shape == (8, 8, 32, 32, 3) and cv.dtype == np.uint8
     # a clip where nothing moves: copy-last-frame is perfect, constant velocity almost so
     static = clips.select(slice(0, 1))
     static.frames = np.repeat(static.frames[:, :1], 16, axis=1)
     static.positions = np.repeat(static.positions[:, :1], 16, axis=1)
-    result = metrics.evaluate(metrics.BASELINES["copy_last_frame"], static)
+    result = metrics.evaluate(BASELINES["copy_last_frame"], static)
     assert result["position_error"] < 0.1 and result["psnr"] == metrics.PSNR_MAX and result["lost_fraction"] == 0
-    result = metrics.evaluate(metrics.BASELINES["constant_velocity"], static)
+    result = metrics.evaluate(BASELINES["constant_velocity"], static)
     assert result["position_error"] < 0.3
 
 
 def test_evaluate_and_table(batch):
-    results = metrics.evaluate(metrics.BASELINES["constant_velocity"], batch.select(slice(0, 16)))
+    results = metrics.evaluate(BASELINES["constant_velocity"], batch.select(slice(0, 16)))
     assert results["position_error_per_step"].shape == (8,) and results["psnr_per_step"].shape == (8,)
     assert 0 <= results["contact_accuracy"] <= 1 and 0 < results["ssim"] < 1
     with pytest.raises(ValueError, match="predict_fn must return"):
         metrics.evaluate(lambda context, clips, num_future: context, batch.select(slice(0, 2)), num_given=4)
-    table = metrics.baseline_table(num_per_scenario=4, scenarios=("drop",))
+    table = baselines.baseline_table(num_per_scenario=4, scenarios=("drop",))
     oracle = table["drop"]["oracle (true frames)"]
     assert oracle["position_error"] < 0.1 and table["drop"]["copy_last_frame"]["position_error"] > 1
     text = metrics.format_table(table)
@@ -96,7 +99,7 @@ def test_evaluate_and_table(batch):
 def test_noise_and_blank_frames_score_at_the_cap(scenario):
     """The yardstick must not reward noise: uniform noise and ball-less frames lose every ball."""
     clips = make_clips(scenario, range(16))
-    for name, reference in metrics.REFERENCES.items():
+    for name, reference in baselines.REFERENCES.items():
         result = metrics.evaluate(reference, clips)
         assert result["lost_fraction"] == 1.0, name
         assert result["position_error"] == pytest.approx(32 / 4), name

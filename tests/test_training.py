@@ -141,7 +141,7 @@ def test_two_process_accelerate_run(tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     command = [sys.executable, "-m", "accelerate.commands.launch", "--cpu", "--num_processes", "2",
                "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
-               "-m", "minivdt.cli", "train", "--preset", "smoke", "--out", str(out)]
+               "-m", "minivdt.apps.cli", "train", "--preset", "smoke", "--out", str(out)]
     done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "trained to step 4" in done.stdout

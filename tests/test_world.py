@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from minivdt.world import (BALL_COLORS, MAX_BALLS, SCENARIOS, Clip, WorldConfig, make_clip, make_clips, render,
-                           write_preview)
+from minivdt.render import render, write_preview
+from minivdt.world import BALL_COLORS, MAX_BALLS, SCENARIOS, Clip, WorldConfig, make_clip, make_clips
 
 CFG = WorldConfig()
 

@@ -1,4 +1,4 @@
-"""The `minivdt` command: data previews, training, sampling, the demo and the benchmarks.
+"""Application — the `minivdt` command: data previews, training, sampling, the demo and the benchmarks.
 
 Heavy imports (torch, diffusers) happen inside each subcommand so that `minivdt --help` is instant.
 """
@@ -6,6 +6,7 @@ Heavy imports (torch, diffusers) happen inside each subcommand so that `minivdt 
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 
 DESCRIPTION = """\
@@ -93,9 +94,14 @@ def _add_demo(sub):
 def _add_bench(sub):
     bench = sub.add_parser("bench", help="baselines, prediction quality and speed benchmarks")
     bench_sub = bench.add_subparsers(dest="bench_command", required=True)
-    baselines = bench_sub.add_parser("baselines", help="copy-last-frame and constant-velocity on the test split")
-    baselines.add_argument("--num-clips", type=int, default=64, help="test clips per scenario")
-    _add_bench_runs(bench_sub)
+    for name, (help_text, description, add_arguments, _) in BENCH_COMMANDS.items():
+        parser = bench_sub.add_parser(name, help=help_text, description=description)
+        for add in add_arguments:
+            add(parser)
+
+
+def _add_baselines_args(parser):
+    parser.add_argument("--num-clips", type=int, default=64, help="test clips per scenario")
 
 
 def _add_common(parser):
@@ -134,21 +140,29 @@ def _add_speed_args(parser):
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory subprocesses")
 
 
-def _add_bench_runs(bench_sub):
-    """`minivdt bench quality|speed|all`; bench.py (and torch) is imported only when one of them runs."""
-    quality = bench_sub.add_parser("quality", help="VDT vs baselines vs a SimVP CNN on the test split")
-    _add_common(quality), _add_quality_args(quality)
-    speed = bench_sub.add_parser("speed", help="throughput, FLOP/s, memory, frames x attention")
-    _add_common(speed), _add_speed_args(speed)
-    both = bench_sub.add_parser("all", help="speed + quality, then BENCHMARKS.md",
-                                description="Run every benchmark and regenerate BENCHMARKS.md.")
-    _add_common(both), _add_quality_args(both), _add_speed_args(both)
-    race = bench_sub.add_parser("conditioning", help="adaLN vs cross-attention vs concat trained side by side",
-                                description="Train one cpu-tiny VDT per conditioning mode on forward prediction for "
-                                            "the same steps and seed; write the loss curves lesson 6 plots.")
-    _add_common(race)
-    race.add_argument("--steps", type=int, default=None, help="training steps per mode (default 300)")
-    race.add_argument("--curves-out", default="assets/conditioning_curves.json", help="JSON file to write")
+def _add_conditioning_args(parser):
+    parser.add_argument("--steps", type=int, default=None, help="training steps per mode (default 300)")
+    parser.add_argument("--curves-out", default="assets/conditioning_curves.json", help="JSON file to write")
+
+
+# `minivdt bench NAME`: (help, description, argument adders, the "module:function"s it runs, in order).
+# A new benchmark is one entry here; its module (under minivdt/apps/bench/, imported only when it runs) gets the
+# parsed arguments.
+BENCH_COMMANDS = {
+    "baselines": ("copy-last-frame and constant-velocity on the test split", None, (_add_baselines_args,),
+                  ("minivdt.apps.bench.quality:main_baselines",)),
+    "quality": ("VDT vs baselines vs a SimVP CNN on the test split", None, (_add_common, _add_quality_args),
+                ("minivdt.apps.bench.quality:main",)),
+    "speed": ("throughput, FLOP/s, memory, frames x attention", None, (_add_common, _add_speed_args),
+              ("minivdt.apps.bench.speed:main",)),
+    "all": ("speed + quality, then BENCHMARKS.md", "Run every benchmark and regenerate BENCHMARKS.md.",
+            (_add_common, _add_quality_args, _add_speed_args),
+            ("minivdt.apps.bench.speed:main", "minivdt.apps.bench.quality:main")),
+    "conditioning": ("adaLN vs cross-attention vs concat trained side by side",
+                     "Train one cpu-tiny VDT per conditioning mode on forward prediction for the same steps and "
+                     "seed; write the loss curves lesson 6 plots.", (_add_common, _add_conditioning_args),
+                     ("minivdt.apps.bench.conditioning:main",)),
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -165,14 +179,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _run_data(args):
-    from .world import WorldConfig, write_preview
+    from ..render import write_preview
+    from ..world import WorldConfig
 
     config = WorldConfig(size=args.size, num_frames=args.frames)
     if args.data_command == "preview":
         for path in write_preview(args.out, seed=args.seed, config=config):
             print(path)
     else:
-        from .data import BallClips
+        from ..data import BallClips
 
         num_clips = args.num_clips if args.split == "train" else None
         dataset = BallClips(args.split, num_clips=num_clips, config=config, cache=args.out)
@@ -180,7 +195,7 @@ def _run_data(args):
 
 
 def _run_train(args):
-    from .training import make_train_config, train
+    from ..training import make_train_config, train
 
     overrides = {"out_dir": args.out or f"runs/{args.preset}"}
     for name, value in [("max_steps", args.steps), ("batch_size", args.batch_size), ("seed", args.seed),
@@ -198,7 +213,7 @@ def _run_train(args):
 
 
 def _run_export(args):
-    from .training import export_model
+    from ..training import export_model
 
     print(f"exported to {export_model(args.run, args.out)}")
 
@@ -218,16 +233,9 @@ def _run_demo(args):
 
 
 def _run_bench(args):
-    from .metrics import baseline_table, format_table
-
-    if args.bench_command == "baselines":
-        print(format_table(baseline_table(num_per_scenario=args.num_clips)))
-    else:
-        from . import bench
-
-        runs = {"quality": bench.main_quality, "speed": bench.main_speed, "all": bench.main_all,
-                "conditioning": bench.main_conditioning}
-        runs[args.bench_command](args)
+    for target in BENCH_COMMANDS[args.bench_command][3]:
+        module, function = target.split(":")
+        getattr(importlib.import_module(module), function)(args)
 
 
 def main(argv: list[str] | None = None) -> int:

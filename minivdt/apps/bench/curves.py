@@ -1,0 +1,129 @@
+"""Benchmarks — learning curves: position error on a fixed validation subset against training seconds, for the
+SimVP-CNN (traced while it trains) and for the VDT (from checkpoints, a run's log, or a training callback)."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import torch
+
+from ...baselines import cnn_predictor, make_cnn, train_cnn, vdt_predictor
+from ...training import load_model, pick_device
+from .common import mean_position_error
+
+
+def learning_curve_cnn(videos, subset, budget_s, eval_every_s, num_given=8, seed=0, **train_kwargs):
+    """Train a SimVP for budget_s seconds, tracing the eval-subset position error against training time.
+    -> (points [{"seconds", "step", "position_error"}], model, info)."""
+    points = []
+
+    def trace(step, model, seconds):
+        points.append(dict(seconds=round(seconds, 2), step=step,
+                           position_error=mean_position_error(cnn_predictor(model), subset, num_given)))
+
+    model, info = train_cnn(videos, num_given, budget_s=budget_s, seed=seed, callback=trace,
+                            callback_every_s=eval_every_s, **train_kwargs)
+    return points, model, info
+
+
+def save_cnn_run(path, points, model, info, model_kwargs=None) -> Path:
+    """Keep a trained SimVP with its learning curve, so `bench quality --cnn-run` can reuse it."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"state_dict": model.state_dict(), "info": info, "curve": points,
+                "model_kwargs": model_kwargs or {}}, path)
+    return path
+
+
+def load_cnn_run(path, budget_s, num_given=8, num_future=8):
+    """-> (points, model, info) saved by save_cnn_run; refuses a run trained for another budget."""
+    try:
+        run = torch.load(path, map_location="cpu", weights_only=False)
+        trained_for = run["info"].get("budget_s")
+    except Exception as error:
+        raise ValueError(f"cnn_run {str(path)!r} is corrupt or not a saved SimVP run ({error})") from error
+    if trained_for is None or abs(trained_for - budget_s) > 1e-6:
+        raise ValueError(f"cnn_run {str(path)!r} was trained for {trained_for} s, "
+                         f"but the budget is {budget_s} s; delete it or pass the matching --budget-s")
+    try:
+        model = make_cnn(num_given, num_future, **run.get("model_kwargs", {}))
+        model.load_state_dict(run["state_dict"])
+    except Exception as error:
+        raise ValueError(f"cnn_run {str(path)!r} does not hold a matching SimVP ({error})") from error
+    return run["curve"], model.eval(), run["info"]
+
+
+def learning_curve_vdt(checkpoints, subset, num_given=8, steps=25, seed=0):
+    """VDT position error at given training times: checkpoints = [(seconds, path), ...] -> points."""
+    points = []
+    for seconds, path in sorted(checkpoints, key=lambda pair: float(pair[0])):
+        model = load_model(path, device=pick_device())
+        points.append(dict(seconds=float(seconds), checkpoint=str(path),
+                           position_error=mean_position_error(vdt_predictor(model, steps, seed), subset, num_given)))
+    return points
+
+
+def vdt_curve_callback(subset, path, num_given=8, steps=25, seed=0):
+    """A training.train callback(step, ema_model, seconds) that appends {"step", "seconds", "position_error"}
+    lines to the .jsonl file `path`. train's clock includes earlier callbacks, so their time is subtracted."""
+    path, eval_seconds = Path(path), 0.0
+
+    def callback(step, model, seconds):
+        nonlocal eval_seconds
+        start = time.perf_counter()
+        error = mean_position_error(vdt_predictor(model, steps, seed), subset, num_given)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a") as f:
+            f.write(json.dumps(dict(step=step, seconds=round(seconds - eval_seconds, 3), position_error=error)) + "\n")
+        eval_seconds += time.perf_counter() - start
+
+    return callback
+
+
+def learning_curve_from_log(path) -> list[dict]:
+    """Eval points (lines that carry a "position_error") of a run folder's log.jsonl or of a .jsonl file."""
+    path = Path(path)
+    path = path / "log.jsonl" if path.is_dir() else path
+    if not path.is_file():
+        raise FileNotFoundError(f"no learning-curve log at {path}")
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return [dict(seconds=row["seconds"], step=row.get("step"), position_error=row["position_error"])
+            for row in rows if "position_error" in row]
+
+
+def format_learning_curves(curves: dict) -> str:
+    """Text table: one block per model, training seconds -> eval-subset position error."""
+    lines = [f"{'model':<12}{'train s':>9}{'step':>7}{'pos err px':>12}"]
+    for name, points in curves.items():
+        if not points:
+            lines.append(f"{name:<12}{'(no points)':>28}")
+        for p in points:
+            step = "" if p.get("step") is None else p["step"]
+            lines.append(f"{name:<12}{p['seconds']:>9.1f}{step!s:>7}{p['position_error']:>12.2f}")
+    return "\n".join(lines)
+
+
+def plot_learning_curves(curves: dict, path) -> Path:
+    """PNG of position error against training time for every model with points."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    for name, points in curves.items():
+        if points:
+            ax.plot([p["seconds"] for p in points], [p["position_error"] for p in points], "o-", label=name)
+    ax.set_xlabel("training time (s)")
+    ax.set_ylabel("position error (px, mean over future steps)")
+    ax.set_title("learning curves on the fixed val subset")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path

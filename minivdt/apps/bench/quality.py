@@ -1,0 +1,173 @@
+"""Benchmarks — prediction quality (`minivdt bench quality`): the VDT against copy-last-frame, constant velocity
+and a SimVP-CNN trained for the same wall-clock budget, on the test split of each scenario, with learning curves
+and the project's targets."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ...baselines import BASELINES, baseline_table, cnn_predictor, vdt_predictor
+from ...course import default_checkpoint
+from ...data import clip_config, split_seeds
+from ...diffusion import DEFAULT_SAMPLER
+from ...metrics import evaluate, format_table, to_jsonable
+from ...training import TrainConfig, load_model, load_training_videos, make_train_config, pick_device
+from ...world import SCENARIOS, make_clips
+from .common import CNN_NAME, VDT_NAME, eval_subset, set_threads, stamp, write_json
+from .curves import (format_learning_curves, learning_curve_cnn, learning_curve_from_log, learning_curve_vdt,
+                     load_cnn_run, plot_learning_curves, save_cnn_run)
+from .report import load_sections, write_benchmarks_md
+
+TARGET_SCENARIOS = ("drop", "projectile", "roll")  # where VDT must halve constant velocity's error
+CV_FACTOR = 0.5  # VDT position error <= CV_FACTOR x constant velocity's on TARGET_SCENARIOS
+MAX_LOST = 0.05  # VDT lost fraction must stay below this
+TRAINING_CARD = "training.json"  # in a checkpoint folder: {"train_seconds": ..., "num_train_clips": ...}
+
+
+def read_training_card(checkpoint) -> dict:
+    """The checkpoint folder's training.json (e.g. {"train_seconds": 2700, "num_train_clips": 4000}), or {}."""
+    path = Path(checkpoint) / TRAINING_CARD
+    if not path.is_file():
+        return {}
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path} is not valid JSON: {error}") from error
+
+
+def check_targets(results: dict) -> dict:
+    """The quality targets, each {"met": bool, "detail": str}, from {scenario: {method: evaluate() dict}}."""
+    targets = {}
+    baselines = [m for m in next(iter(results.values())) if m not in (VDT_NAME, "oracle (true frames)")]
+    mean = {m: {k: float(np.mean([results[s][m][k] for s in results]))
+                for k in ("position_error", "contact_accuracy", "lost_fraction")}
+            for m in [VDT_NAME, *baselines]}
+    for s in [s for s in TARGET_SCENARIOS if s in results]:
+        vdt, cv = results[s][VDT_NAME]["position_error"], results[s]["constant_velocity"]["position_error"]
+        targets[f"pos err <= {CV_FACTOR} x constant_velocity ({s})"] = dict(
+            met=vdt <= CV_FACTOR * cv, detail=f"{vdt:.2f} vs {CV_FACTOR} x {cv:.2f} = {CV_FACTOR * cv:.2f} px")
+    if CNN_NAME in mean:
+        vdt, cnn = mean[VDT_NAME]["position_error"], mean[CNN_NAME]["position_error"]
+        targets[f"pos err <= {CNN_NAME} (mean over scenarios)"] = dict(met=vdt <= cnn,
+                                                                      detail=f"{vdt:.2f} vs {cnn:.2f} px")
+    vdt = mean[VDT_NAME]["contact_accuracy"]
+    best = max(baselines, key=lambda m: mean[m]["contact_accuracy"])
+    targets["contact accuracy > every baseline (mean over scenarios)"] = dict(
+        met=all(vdt > mean[m]["contact_accuracy"] for m in baselines),
+        detail=f"{vdt:.3f} vs best baseline {best} {mean[best]['contact_accuracy']:.3f}")
+    lost = mean[VDT_NAME]["lost_fraction"]
+    targets[f"lost fraction < {MAX_LOST:.0%} (mean over scenarios)"] = dict(met=lost < MAX_LOST,
+                                                                            detail=f"{lost:.3f}")
+    return targets
+
+
+def bench_quality(checkpoint=None, budget_s=None, num_clips=64, scenarios=SCENARIOS, steps=25, seed=0,
+                  num_train_clips=None, curve_every_s=None, curve_clips=4, vdt_curve=None, vdt_run=None,
+                  quick=False, progress=print, cnn_run=None) -> dict:
+    """VDT vs copy-last-frame, constant velocity and a SimVP trained for the same wall-clock budget, on the test
+    split of each scenario; plus learning curves. budget_s defaults to the checkpoint's training.json
+    "train_seconds". vdt_curve: [(seconds, checkpoint), ...]; vdt_run: a run folder whose log has eval points."""
+    checkpoint = Path(checkpoint) if checkpoint is not None else default_checkpoint()
+    card = read_training_card(checkpoint)
+    budget_source = "argument"
+    if budget_s is None and "train_seconds" in card:
+        budget_s, budget_source = float(card["train_seconds"]), f"{checkpoint / TRAINING_CARD}"
+    if budget_s is None:
+        raise ValueError(f"budget_s must be given (seconds of CNN training, e.g. --budget-s 2700): "
+                         f"{checkpoint / TRAINING_CARD} has no \"train_seconds\"")
+    if not budget_s > 0:
+        raise ValueError(f"budget_s must be positive, got {budget_s!r}")
+    model = load_model(checkpoint, device=pick_device())
+    config = clip_config(model)
+    num_given = config.num_frames // 2
+    num_train_clips = num_train_clips or card.get("num_train_clips") or TrainConfig().num_train_clips
+    curve_every_s = curve_every_s or budget_s / 8
+
+    subset = eval_subset(curve_clips, config, scenarios)
+    cnn_kwargs = dict(model_kwargs=dict(hidden=8, translator_width=16, translator_depth=1)) if quick else {}
+    if cnn_run is not None and Path(cnn_run).exists():
+        progress(f"quality: reusing the {CNN_NAME} trained earlier for {budget_s:.1f} s in {cnn_run}")
+        cnn_curve, cnn, cnn_info = load_cnn_run(cnn_run, budget_s, num_given, config.num_frames - num_given)
+    else:
+        progress(f"quality: building {num_train_clips} training clips, training {CNN_NAME} for {budget_s:.1f} s "
+                 f"(budget from {budget_source}) with {torch.get_num_threads()} threads")
+        videos = load_training_videos(make_train_config("cpu-tiny", num_train_clips=num_train_clips,
+                                                        image_size=config.size, num_frames=config.num_frames))
+        cnn_curve, cnn, cnn_info = learning_curve_cnn(videos.numpy(), subset, budget_s, curve_every_s, num_given,
+                                                      seed=seed, device=pick_device(), **cnn_kwargs)
+        cnn_info["budget_s"] = budget_s
+        if cnn_run is not None:
+            save_cnn_run(cnn_run, cnn_curve, cnn, cnn_info, cnn_kwargs.get("model_kwargs"))
+    cnn_info["budget_source"] = budget_source
+    curves = {CNN_NAME: cnn_curve}
+    if vdt_curve:
+        curves[VDT_NAME] = learning_curve_vdt(vdt_curve, subset, num_given, steps, seed)
+    elif vdt_run is not None:
+        curves[VDT_NAME] = learning_curve_from_log(vdt_run)
+
+    methods = {VDT_NAME: vdt_predictor(model, steps=steps, seed=seed), CNN_NAME: cnn_predictor(cnn), **BASELINES}
+    results = {}
+    for scenario in scenarios:
+        progress(f"quality: evaluating {len(methods)} methods on {num_clips} test clips of {scenario!r}")
+        clips = make_clips(scenario, split_seeds("test", num_clips), config)
+        results[scenario] = {name: evaluate(fn, clips, num_given) for name, fn in methods.items()}
+    return to_jsonable(dict(
+        section="quality", quick=quick, checkpoint=str(checkpoint), training_card=card, num_clips=num_clips,
+        num_given=num_given, sampling_steps=steps, sampler=DEFAULT_SAMPLER, seed=seed,
+        num_train_clips=num_train_clips, cnn=cnn_info,
+        results=results, targets=check_targets(results), learning_curves=curves, **stamp()))
+
+
+def format_quality(q: dict) -> str:
+    """Printable per-scenario table (per-step position errors too), targets and learning curves."""
+    num_future = len(next(iter(next(iter(q["results"].values())).values()))["position_error_per_step"])
+    steps = "".join(f"{'t+' + str(i + 1):>6}" for i in range(num_future))
+    header = f"{'scenario':<11}{'method':<22}{'pos err':>8}{'lost':>6}{'contact':>8}{'PSNR':>6}{'SSIM':>6}  {steps}"
+    lines = [header, "-" * len(header)]
+    for scenario, methods in q["results"].items():
+        for name, r in methods.items():
+            per_step = "".join(f"{e:>6.2f}" for e in r["position_error_per_step"])
+            lines.append(f"{scenario:<11}{name:<22}{r['position_error']:>8.2f}{r['lost_fraction']:>6.2f}"
+                         f"{r['contact_accuracy']:>8.2f}{r['psnr']:>6.1f}{r['ssim']:>6.3f}  {per_step}")
+    lines += ["", "targets:"]
+    lines += [f"  [{'met' if t['met'] else 'NOT met'}] {name}: {t['detail']}" for name, t in q["targets"].items()]
+    lines += ["", format_learning_curves(q["learning_curves"])]
+    return "\n".join(lines)
+
+
+def _parse_curve(text):
+    seconds, _, path = text.partition(":")
+    try:
+        return float(seconds), path
+    except ValueError:
+        raise ValueError(f"--vdt-curve must be SECONDS:CHECKPOINT, got {text!r}") from None
+
+
+def main(args) -> dict:
+    """`minivdt bench quality`."""
+    set_threads(args)
+    quick = args.quick
+    q = bench_quality(
+        checkpoint=args.checkpoint, budget_s=args.budget_s if args.budget_s or not quick else 2.0,
+        num_clips=args.num_clips or (2 if quick else 64), scenarios=tuple(args.scenarios or
+                                                                          (("drop", "roll") if quick else SCENARIOS)),
+        steps=args.steps or (2 if quick else 25), num_train_clips=args.num_train_clips or (10 if quick else None),
+        curve_every_s=1.0 if quick else args.curve_every_s, curve_clips=1 if quick else 4,
+        vdt_curve=[_parse_curve(c) for c in args.vdt_curve or []], vdt_run=args.vdt_run, quick=quick,
+        cnn_run=args.cnn_run)
+    q["plot"] = str(plot_learning_curves(q["learning_curves"], Path(args.out) / "learning_curves.png").resolve())
+    print(format_quality(q))
+    print(f"wrote {write_json(q, Path(args.out) / 'quality.json')}")
+    print(f"wrote {write_benchmarks_md({**load_sections(args.out), 'quality': q}, args.md)}")
+    return q
+
+
+def main_baselines(args) -> dict:
+    """`minivdt bench baselines`: the training-free baselines alone, printed."""
+    table = baseline_table(num_per_scenario=args.num_clips)
+    print(format_table(table))
+    return table

@@ -1,0 +1,99 @@
+"""Benchmarks — BENCHMARKS.md, written from the quality and speed results (either may be missing); each section
+records the machine, the date and the exact command that produced it."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from .common import CNN_NAME, VDT_NAME
+
+
+def _md_table(header, rows) -> list[str]:
+    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)] + \
+        ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+
+
+def _md_stamp(section) -> list[str]:
+    m = section["machine"]
+    gpu = f", GPU {m['gpu']}" if "gpu" in m else ""
+    return [f"Measured {section['date']} on {m['cpu']} ({m['cores']} cores, {m['threads']} torch threads{gpu}), "
+            f"torch {m['torch']}, Python {m['python']}." + (" **Quick mode: the numbers mean nothing.**"
+                                                             if section.get("quick") else ""),
+            "", f"Command: `{section['command']}`", ""]
+
+
+def write_benchmarks_md(results: dict, path="BENCHMARKS.md") -> Path:
+    """Write BENCHMARKS.md from {"quality": bench_quality(), "speed": bench_speed()} (either may be missing)."""
+    lines = ["# minivdt benchmarks", "",
+             "Regenerate everything with `minivdt bench all` (writes this file and outputs/bench/*.json); "
+             "`minivdt bench quality` or `minivdt bench speed` redo one section.", ""]
+    q = results.get("quality")
+    if q:
+        lines += ["## Prediction quality (8 given frames -> 8 predicted)", ""] + _md_stamp(q)
+        lines += [f"Checkpoint `{q['checkpoint']}`; {q['num_clips']} test clips per scenario; VDT sampled with "
+                  f"{q['sampling_steps']} {q.get('sampler', 'ddpm').upper()} steps. "
+                  f"{CNN_NAME}: {q['cnn']['parameters']:,} parameters, trained "
+                  f"{q['cnn']['train_seconds']:.0f} s ({q['cnn']['steps']} steps; budget {q['cnn']['budget_s']:.0f} s "
+                  f"from {q['cnn']['budget_source']}) on the same {q['num_train_clips']} training clips.", ""]
+        rows = [[s, m, f"{r['position_error']:.2f}", " ".join(f"{e:.1f}" for e in r["position_error_per_step"]),
+                 f"{r['lost_fraction']:.3f}", f"{r['contact_accuracy']:.2f}", f"{r['psnr']:.1f}", f"{r['ssim']:.3f}"]
+                for s, methods in q["results"].items() for m, r in methods.items()]
+        lines += _md_table(["scenario", "method", "pos err px", "per step t+1..", "lost", "contact", "PSNR", "SSIM"],
+                           rows)
+        lines += ["", "### Targets", ""]
+        lines += [f"- {'met' if t['met'] else '**not met**'}: {name} ({t['detail']})"
+                  for name, t in q["targets"].items()]
+        lines += ["", "### Learning curves (position error on a fixed val subset vs training seconds)", ""]
+        curve_rows = [[name, f"{p['seconds']:.0f}", p.get("step", ""), f"{p['position_error']:.2f}"]
+                      for name, points in q["learning_curves"].items() for p in points]
+        lines += _md_table(["model", "train s", "step", "pos err px"], curve_rows) + [""]
+        if VDT_NAME not in q["learning_curves"]:
+            lines += ["(No VDT curve: pass `--vdt-curve SECONDS:CHECKPOINT` or `--vdt-run RUN_OR_JSONL`.)", ""]
+        if q.get("plot"):
+            lines += [f"![learning curves]({os.path.relpath(q['plot'], Path(path).resolve().parent)})", ""]
+    s = results.get("speed")
+    if s:
+        lines += ["## Speed", ""] + _md_stamp(s)
+        lines += ["Medians of interleaved repeats after a warm-up. *naive fp32* is the same architecture and weights "
+                  "with plain softmax attention (`fused_attn=False`) in fp32; *fast* uses "
+                  "`F.scaled_dot_product_attention`, with or without bf16 autocast. A training step is the masked "
+                  "diffusion loss forward + backward + AdamW step; sampling is DDIM with "
+                  f"{s['sizes'][0]['sample_steps'] if s['sizes'] else '?'} steps. FLOP/s counts 3x the analytic "
+                  "forward FLOPs (`model.count_flops`, matmuls only), divided by the measured matmul peak of the "
+                  "dtype used.", ""]
+        lines += ["Measured matmul peak: " + ", ".join(f"{k} {v['flops_per_s'] / 1e9:.1f} GFLOP/s (n={v['n']})"
+                                                     for k, v in s["matmul_peak"].items()) + ".", ""]
+        rows = [[z["size"], f"{z['parameters'] / 1e6:.2f} M", name, z["train_batch"], f"{r['train_clips_per_s']:.3f}",
+                 f"{r['train_speedup']:.2f}x", z["sample_batch"], f"{r['sample_clips_per_s']:.4f}",
+                 f"{r['sample_speedup']:.2f}x", f"{r['achieved_flops_per_s'] / 1e9:.1f}",
+                 "" if r["fraction_of_peak"] is None else f"{r['fraction_of_peak']:.0%} of {r['peak_dtype']}"]
+                for z in s["sizes"] for name, r in z["variants"].items()]
+        lines += _md_table(["size", "params", "variant", "train batch", "train clips/s", "vs naive", "sample batch",
+                            "sample clips/s", "vs naive", "train GFLOP/s", "of peak"], rows) + [""]
+        if s["memory"]:
+            lines += ["Peak memory of a training step (two steps from a fresh optimizer; " +
+                      s["memory"][0]["method"] + "):", ""]
+            lines += _md_table(["size", "dtype", "batch", "peak MiB"],
+                               [[m["size"], "bf16 autocast" if m["bf16"] else "fp32", m["batch"],
+                                 "n/a" if m["step_peak_mib"] is None else f"{m['step_peak_mib']:.0f}"]
+                                for m in s["memory"]]) + [""]
+        f = s["frames"]
+        lines += [f"Training-step time vs clip length, {f['size']} fast path fp32, batch {f['batch']}:", ""]
+        lines += _md_table(["frames", "attention", "step s", "GFLOP"],
+                           [[r["frames"], r["attention_mode"], f"{r['step_s']:.3f}", f"{r['flops'] / 1e9:.1f}"]
+                            for r in f["rows"]]) + [""]
+    path = Path(path)
+    path.write_text("\n".join(lines))
+    return path
+
+
+def load_sections(out_dir) -> dict:
+    """Previously written sections (so `bench speed` keeps the quality section of BENCHMARKS.md, and back)."""
+    sections = {}
+    for name in ("quality", "speed"):
+        path = Path(out_dir) / f"{name}.json"
+        if path.is_file():
+            sections[name] = json.loads(path.read_text())
+    return sections

@@ -1,0 +1,303 @@
+"""Benchmarks — speed (`minivdt bench speed`): training and sampling throughput against a naive reference, achieved
+FLOP/s against the measured matmul peak, peak memory of a training step, and step time against clip length with
+factorised and joint attention."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from ...diffusion import DEFAULT_SAMPLER, make_scheduler, sample, training_loss
+from ...masks import make_mask
+from ...metrics import to_jsonable
+from ...model import VDT, count_flops
+from ...training import pick_device
+from .common import QUICK_MODEL, set_threads, stamp, write_json
+from .report import load_sections, write_benchmarks_md
+
+SPEED_SIZES = ("cpu-tiny", "VDT-S/4")
+FRAME_COUNTS = (8, 16, 32)
+CPU_BATCHES = {"cpu-tiny": (8, 4), "VDT-S/4": (2, 1)}  # (train, sample) clips: the full run takes minutes on 2 cores
+GPU_BATCHES = (32, 16)
+# (name, runs the naive reference, bf16 autocast); the first is the reference every ratio divides by
+VARIANTS = (("naive fp32", True, False), ("fast fp32", False, False), ("fast bf16", False, True))
+
+
+def naive_reference(model: VDT) -> VDT:
+    """The same architecture and weights with plain softmax attention (fused_attn=False); run it in fp32."""
+    kwargs = {k: v for k, v in model.config.items() if not k.startswith("_")}
+    reference = VDT(**{**kwargs, "fused_attn": False}).to(next(model.parameters()).device)
+    reference.load_state_dict(model.state_dict())
+    return reference
+
+
+def _sync(device):
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def _autocast(device, bf16):
+    return torch.autocast(device.type, dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
+
+
+def interleaved_medians(fns: dict, repeats: int, warmup: int = 1, device=torch.device("cpu")) -> dict:
+    """Median seconds of each fn (no arguments), timed in alternation: repeat r runs every fn once, so slow
+    phases of a shared machine hit all variants alike. -> {name: {"median_s", "times_s"}}."""
+    for _ in range(warmup):
+        for fn in fns.values():
+            fn()
+    times = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            _sync(device)
+            start = time.perf_counter()
+            fn()
+            _sync(device)
+            times[name].append(time.perf_counter() - start)
+    return {name: dict(median_s=statistics.median(t), times_s=[round(x, 5) for x in t]) for name, t in times.items()}
+
+
+def _video_batch(cfg, batch, device, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x0 = torch.rand(batch, cfg.num_frames, cfg.in_channels, cfg.height, cfg.width, generator=g) * 2 - 1
+    mask = make_mask("predict", batch, cfg.num_frames, cfg.height, cfg.width, num_given=cfg.num_frames // 2,
+                     patch_size=cfg.patch_size)
+    return x0.to(device), mask.to(device)
+
+
+def train_step_fn(model, optimizer, x0, mask, bf16=False):
+    """One training step (masked diffusion loss forward + backward + AdamW step) as a no-argument function."""
+    scheduler = make_scheduler("ddpm", prediction_type=model.config.prediction_type)
+    device = x0.device
+
+    def step():
+        model.train()
+        with _autocast(device, bf16):
+            loss = training_loss(model, x0, mask, scheduler, generator=torch.Generator().manual_seed(0))
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+
+    return step
+
+
+def sample_fn(model, x0, mask, steps, bf16=False):
+    """DDIM sampling of the masked part of x0 with `steps` steps as a no-argument function."""
+    scheduler = make_scheduler("ddim", prediction_type=model.config.prediction_type)
+
+    def run():
+        model.eval()
+        with _autocast(x0.device, bf16):
+            sample(model, x0, mask, scheduler, num_inference_steps=steps, generator=torch.Generator().manual_seed(0))
+
+    return run
+
+
+def matmul_peak(n=2048, repeats=5, device=torch.device("cpu")) -> dict:
+    """Measured matmul FLOP/s of an n x n x n product in fp32 and bf16: the machine's practical peak."""
+    out = {}
+    for name, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
+        g = torch.Generator().manual_seed(0)
+        a, b = (torch.randn(n, n, generator=g).to(device, dtype) for _ in range(2))
+        t = interleaved_medians({name: lambda: a @ b}, repeats, warmup=1, device=device)[name]["median_s"]
+        out[name] = dict(n=n, median_s=t, flops_per_s=2 * n ** 3 / t)
+    return out
+
+
+def bench_throughput(size, overrides=None, train_batch=4, sample_batch=2, sample_steps=25, repeats=5,
+                     sample_repeats=3, device=None, peaks=None) -> dict:
+    """Training and sampling clips/s of one model size for each variant, with ratios against the naive fp32
+    reference, and achieved FLOP/s of a training step as a fraction of the measured matmul peak."""
+    device = torch.device(device or pick_device())
+    torch.manual_seed(0)
+    model = VDT.from_preset(size, **(overrides or {})).to(device)
+    reference = naive_reference(model)
+    cfg = model.cfg
+    x0, mask = _video_batch(cfg, train_batch, device)
+    train_fns, sample_fns = {}, {}
+    optimizers = {id(m): torch.optim.AdamW(m.parameters(), lr=1e-4) for m in (model, reference)}
+    sx0, smask = _video_batch(cfg, sample_batch, device, seed=1)
+    for name, naive, bf16 in VARIANTS:
+        m = reference if naive else model
+        train_fns[name] = train_step_fn(m, optimizers[id(m)], x0, mask, bf16)
+        sample_fns[name] = sample_fn(m, sx0, smask, sample_steps, bf16)
+    train = interleaved_medians(train_fns, repeats, warmup=1, device=device)
+    for name, naive, bf16 in VARIANTS:  # a one-step warm-up of the no-grad kernels
+        sample_fn(reference if naive else model, sx0, smask, 1, bf16)()
+    sampling = interleaved_medians(sample_fns, sample_repeats, warmup=0, device=device)
+    step_flops = 3 * count_flops(cfg, train_batch)  # forward + backward (~2x forward)
+    rows = {}
+    for name, naive, bf16 in VARIANTS:
+        t_train, t_sample = train[name]["median_s"], sampling[name]["median_s"]
+        achieved = step_flops / t_train
+        peak = (peaks or {}).get("bf16" if bf16 else "fp32", {}).get("flops_per_s")
+        rows[name] = dict(train_clips_per_s=train_batch / t_train, sample_clips_per_s=sample_batch / t_sample,
+                          train_step_s=t_train, sample_s=t_sample, train_times_s=train[name]["times_s"],
+                          sample_times_s=sampling[name]["times_s"], achieved_flops_per_s=achieved,
+                          peak_dtype="bf16" if bf16 else "fp32", fraction_of_peak=achieved / peak if peak else None)
+    ref = rows[VARIANTS[0][0]]
+    for row in rows.values():
+        row["train_speedup"] = row["train_clips_per_s"] / ref["train_clips_per_s"]
+        row["sample_speedup"] = row["sample_clips_per_s"] / ref["sample_clips_per_s"]
+    return dict(size=size, overrides=overrides or {}, parameters=sum(p.numel() for p in model.parameters()),
+                num_frames=cfg.num_frames, tokens=cfg.num_frames * cfg.tokens_per_frame, train_batch=train_batch,
+                sample_batch=sample_batch, sample_steps=sample_steps, repeats=repeats, sample_repeats=sample_repeats,
+                train_step_flops=step_flops, variants=rows)
+
+
+def bench_frames(size="cpu-tiny", overrides=None, frame_counts=FRAME_COUNTS, batch=4, repeats=3, device=None,
+                 bf16=False) -> dict:
+    """Training-step seconds for each frame count with factorised vs joint space-time attention (library fast
+    path), all configurations timed in alternation. -> {"rows": [{frames, attention_mode, step_s, flops}]}."""
+    device = torch.device(device or pick_device())
+    fns, meta = {}, {}
+    for frames in frame_counts:
+        for mode in ("factorised", "joint"):
+            torch.manual_seed(0)
+            model = VDT.from_preset(size, **{**(overrides or {}), "num_frames": frames, "attention_mode": mode})
+            model = model.to(device)
+            x0, mask = _video_batch(model.cfg, batch, device)
+            key = f"{frames}/{mode}"
+            fns[key] = train_step_fn(model, torch.optim.AdamW(model.parameters(), lr=1e-4), x0, mask, bf16)
+            meta[key] = dict(frames=frames, attention_mode=mode, flops=3 * count_flops(model.cfg, batch))
+    times = interleaved_medians(fns, repeats, warmup=1, device=device)
+    rows = [dict(**meta[k], step_s=times[k]["median_s"], times_s=times[k]["times_s"]) for k in fns]
+    return dict(size=size, overrides=overrides or {}, batch=batch, repeats=repeats, bf16=bf16, rows=rows)
+
+
+def _rss_kib(field):
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise RuntimeError(f"{field} missing from /proc/self/status")
+
+
+def _memory_worker(size, overrides, batch, bf16, threads):
+    """Runs in a fresh process: RSS growth of two training steps above the RSS just before them (KiB)."""
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    model = VDT.from_preset(size, **overrides)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    x0, mask = _video_batch(model.cfg, batch, torch.device("cpu"))
+    step = train_step_fn(model, optimizer, x0, mask, bf16)
+    before = _rss_kib("VmRSS")
+    try:  # reset the high-water mark to the current RSS (Linux >= 4.0) so import-time peaks do not count
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        reset = True
+    except OSError:
+        reset = False
+    hwm_before = _rss_kib("VmHWM")
+    for _ in range(2):  # the first step also allocates AdamW's state; the second is the steady state
+        step()
+    peak = _rss_kib("VmHWM")
+    return dict(rss_before_kib=before, peak_kib=peak, hwm_reset=reset, peak_from_steps=reset or peak > hwm_before)
+
+
+def peak_memory(size, overrides=None, batch=4, bf16=False, device=None) -> dict:
+    """Peak memory of a training step. CUDA: torch.cuda.max_memory_allocated growth over the weights. CPU: in a
+    fresh subprocess, the peak resident set (VmHWM, reset before the steps) minus the RSS before the first step:
+    activations, gradients, AdamW state, allocator and oneDNN scratch, but not the weights or the libraries."""
+    device = torch.device(device or pick_device())
+    overrides = overrides or {}
+    if device.type == "cuda":
+        torch.manual_seed(0)
+        model = VDT.from_preset(size, **overrides).to(device)
+        optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+        x0, mask = _video_batch(model.cfg, batch, device)
+        step = train_step_fn(model, optimizer, x0, mask, bf16)
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+        before = torch.cuda.memory_allocated()
+        step(), step()
+        torch.cuda.synchronize()
+        peak = torch.cuda.max_memory_allocated()
+        return dict(size=size, batch=batch, bf16=bf16, method="torch.cuda.max_memory_allocated - allocated before",
+                    step_peak_mib=(peak - before) / 2 ** 20)
+    if not Path("/proc/self/status").exists():
+        return dict(size=size, batch=batch, bf16=bf16, method="unavailable (needs Linux /proc)", step_peak_mib=None)
+    code = ("import json, sys; from minivdt.apps.bench.speed import _memory_worker; "
+            "print(json.dumps(_memory_worker(*json.loads(sys.argv[1]))))")
+    arg = json.dumps([size, overrides, batch, bf16, torch.get_num_threads()])
+    out = subprocess.run([sys.executable, "-c", code, arg], capture_output=True, text=True, check=False)
+    if out.returncode:
+        raise RuntimeError(f"memory subprocess for {size} failed:\n{out.stderr[-2000:]}")
+    r = json.loads(out.stdout.strip().splitlines()[-1])
+    return dict(size=size, batch=batch, bf16=bf16, method="subprocess VmHWM (reset) - VmRSS before 2 steps",
+                step_peak_mib=(r["peak_kib"] - r["rss_before_kib"]) / 1024, rss_before_mib=r["rss_before_kib"] / 1024,
+                peak_from_steps=r["peak_from_steps"])
+
+
+def bench_speed(sizes=SPEED_SIZES, quick=False, device=None, train_batch=None, sample_batch=None, repeats=None,
+                sample_steps=25, frame_counts=FRAME_COUNTS, memory=True, progress=print) -> dict:
+    """All speed measurements in one run: matmul peaks, per-size throughput (naive vs fast fp32 vs fast bf16),
+    peak training-step memory, and frames x attention-mode step times."""
+    device = torch.device(device or pick_device())
+    overrides = QUICK_MODEL if quick else {}
+    repeats = repeats or (2 if quick else 5)
+    sample_steps = 2 if quick else sample_steps
+
+    progress(f"speed: measuring the matmul peak on {device}")
+    matmul_size = 256 if quick else (2048 if device.type == "cpu" else 8192)
+    peaks = matmul_peak(matmul_size, repeats=2 if quick else 5, device=device)
+    sizes_out, memory_out = [], []
+    for size in sizes:
+        default = (2, 1) if quick else CPU_BATCHES.get(size, (4, 2)) if device.type == "cpu" else GPU_BATCHES
+        tb, sb = train_batch or default[0], sample_batch or default[1]
+        progress(f"speed: {size}: training batch {tb}, sampling batch {sb} x {sample_steps} steps, {repeats} repeats")
+        sizes_out.append(bench_throughput(size, overrides, tb, sb, sample_steps, repeats,
+                                          sample_repeats=1 if quick else 3, device=device, peaks=peaks))
+        if memory and (not quick or size == sizes[0]):  # quick: one subprocess (~3 s of imports) is enough
+            for bf16 in (False,) if quick else (False, True):
+                memory_out.append(peak_memory(size, overrides, tb, bf16=bf16, device=device))
+    progress(f"speed: frames {frame_counts if not quick else (8, 16)} x factorised/joint")
+    frames = bench_frames("cpu-tiny", overrides, frame_counts=(8, 16) if quick else frame_counts,
+                          batch=2 if quick else 4, repeats=repeats if quick else 3, device=device)
+    return to_jsonable(dict(section="speed", quick=quick, device=str(device), threads=torch.get_num_threads(),
+                          matmul_peak=peaks, sizes=sizes_out, memory=memory_out, frames=frames, **stamp()))
+
+
+def format_speed(s: dict) -> str:
+    """Printable throughput, FLOP/s, memory and frames tables."""
+    lines = [f"matmul peak: " + ", ".join(f"{k} {v['flops_per_s'] / 1e9:.1f} GFLOP/s (n={v['n']})"
+                                          for k, v in s["matmul_peak"].items()), ""]
+    header = (f"{'size':<10}{'variant':<12}{'train clip/s':>13}{'x naive':>8}{'sample clip/s':>14}{'x naive':>8}"
+              f"{'GFLOP/s':>9}{'of peak':>8}")
+    lines += [header, "-" * len(header)]
+    for size in s["sizes"]:
+        for name, r in size["variants"].items():
+            frac = "" if r["fraction_of_peak"] is None else f"{r['fraction_of_peak']:.0%} {r['peak_dtype']}"
+            lines.append(f"{size['size']:<10}{name:<12}{r['train_clips_per_s']:>13.3f}{r['train_speedup']:>8.2f}"
+                         f"{r['sample_clips_per_s']:>14.4f}{r['sample_speedup']:>8.2f}"
+                         f"{r['achieved_flops_per_s'] / 1e9:>9.1f}{frac:>12}")
+    if s["memory"]:
+        lines += ["", f"{'size':<10}{'dtype':<7}{'batch':>6}{'step peak MiB':>15}  method"]
+        for m in s["memory"]:
+            peak = "n/a" if m["step_peak_mib"] is None else f"{m['step_peak_mib']:.0f}"
+            lines.append(f"{m['size']:<10}{'bf16' if m['bf16'] else 'fp32':<7}{m['batch']:>6}{peak:>15}  {m['method']}")
+    f = s["frames"]
+    lines += ["", f"training step, {f['size']}, batch {f['batch']}: {'frames':>6}{'attention':>12}{'step s':>9}"
+                  f"{'GFLOP':>8}"]
+    lines += [f"{'':<39}{r['frames']:>6}{r['attention_mode']:>12}{r['step_s']:>9.3f}{r['flops'] / 1e9:>8.1f}"
+              for r in f["rows"]]
+    return "\n".join(lines)
+
+
+def main(args) -> dict:
+    """`minivdt bench speed`."""
+    set_threads(args)
+    s = bench_speed(sizes=tuple(args.sizes or SPEED_SIZES), quick=args.quick, device=args.device,
+                    train_batch=args.batch_size, sample_batch=args.sample_batch_size, repeats=args.repeats,
+                    memory=not args.no_memory)
+    print(format_speed(s))
+    print(f"wrote {write_json(s, Path(args.out) / 'speed.json')}")
+    print(f"wrote {write_benchmarks_md({**load_sections(args.out), 'speed': s}, args.md)}")
+    return s
