@@ -1,5 +1,6 @@
-"""Multi-head attention (fast SDPA path + readable manual path), cross-attention, and the three ways to apply it
-to video tokens (B, F, N, D): spatial (within a frame), temporal (across frames at one location), joint (all)."""
+"""Lesson 3 — notebooks/03_attention.ipynb. Multi-head attention (fast SDPA path + readable manual path),
+cross-attention, and the three ways to apply it to video tokens (B, F, N, D): spatial (within a frame), temporal
+(across frames at one location), joint (all)."""
 
 import math
 

@@ -1,4 +1,5 @@
-"""Unified spatio-temporal mask modeling: every task is a mask (B, F, 1, H, W) with 1 = generate, 0 = given.
+"""Lesson 7 — notebooks/07_mask_modeling.ipynb. Unified spatio-temporal mask modeling: every task is a mask
+(B, F, 1, H, W) with 1 = generate, 0 = given.
 
 One model trained on a mix of masks does prediction, backward prediction, interpolation, image-to-video,
 spatial completion and arbitrary spatio-temporal completion (VDT Sec. 3.2)."""

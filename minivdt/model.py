@@ -1,4 +1,5 @@
-"""VDT: a DiT-style video diffusion transformer with factorised (temporal -> spatial) attention and mask-modeling
+"""Lesson 5 — notebooks/05_vdt_block.ipynb (conditioning modes: lesson 6 — notebooks/06_conditioning.ipynb).
+VDT: a DiT-style video diffusion transformer with factorised (temporal -> spatial) attention and mask-modeling
 conditioning. Read bottom-up: helpers -> embedders -> block -> final layer -> config -> model -> FLOP counting.
 Follows DiT's models.py; names match the official VDT code (blocks.i.attn / temporal_attn / mlp / adaLN_modulation)."""
 

@@ -1,4 +1,5 @@
-"""Video <-> patch tokens, and the fixed sin-cos position embeddings (DiT / MAE formula).
+"""Lesson 2 — notebooks/02_patchify_embeddings.ipynb. Video <-> patch tokens, and the fixed sin-cos position
+embeddings (DiT / MAE formula).
 
 A video (B, F, C, H, W) becomes F frames of N = (H/p)(W/p) tokens, each holding a p x p patch of C channels.
 """

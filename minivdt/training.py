@@ -1,4 +1,4 @@
-"""Training: a small, resumable loop for VDT with unified mask modeling.
+"""Lesson 5 — notebooks/05_vdt_block.ipynb. Training: a small, resumable loop for VDT with unified mask modeling.
 
 The loop knows nothing about the model's internals: it draws a batch of clips, gives every clip a mask
 task from a configurable mix, and minimises the masked diffusion loss. It runs single-process on a CPU
@@ -277,8 +277,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True,
     e.g. to trace a learning curve.
     """
     # Tiny Adam moments of the zero-initialised adaLN layers can underflow into denormal floats, which x86 CPUs
-    # handle very slowly; flushing them costs nothing. (The 4 s steps once seen here were not this but two OpenMP
-    # threads fighting other jobs for 2 cores: one thread gave 1.65 s, see assets/train_bundled.sh.)
+    # handle very slowly; flushing them costs nothing.
     torch.set_flush_denormal(True)
     # accelerate keeps one global state per process and refuses a second Accelerator with another precision;
     # a notebook that trains several runs in one kernel needs a fresh one each time. The process group

@@ -1,4 +1,4 @@
-"""Small visual helpers: frame grids, side-by-side videos, mp4/gif/png writing and a notebook plot."""
+"""Tool — small visual helpers: frame grids, side-by-side videos, mp4/gif/png writing and a notebook plot."""
 
 from __future__ import annotations
 

@@ -1,1 +1,1 @@
-"""Exercise checks and solutions for the course notebooks: lessonN.check_<name>(answer), lessonN.solution_<name>."""
+"""Notebook helpers — exercise checks and solutions for the course notebooks: lessonN.check_<name>(answer), lessonN.solution_<name>."""
