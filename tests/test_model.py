@@ -38,7 +38,7 @@ def test_config_validation_names_field():
     with pytest.raises(ValueError, match="attention_mode"):
         VDTConfig(attention_mode="sparse")
     with pytest.raises(ValueError, match="prediction_type"):
-        VDTConfig(prediction_type="sample")
+        VDTConfig(prediction_type="x0")
     with pytest.raises(ValueError, match="hidden_size"):
         VDTConfig(hidden_size=130, num_heads=4)
     with pytest.raises(ValueError, match="patch_size"):
