@@ -1,0 +1,82 @@
+"""Benchmarks — what a diffusion model of physics should also show (`minivdt bench quality` adds these):
+
+- best-of-k: k sampled futures per clip, the best one scored (a regressor has one future; a diffusion model many);
+- unconditional samples: does the tracker find as many balls per frame as in real clips?
+- context sensitivity: how much worse the one-shot x̂_0 at t = T-1 gets when the given frames are another clip's;
+- generalisation: clips from seeds outside every split, and a changed world (other gravity and restitution).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import torch
+
+from ...baselines import BASELINES, vdt_predictor
+from ...data import split_seeds
+from ...diffusion import generate
+from ...metrics import evaluate, position_errors, track_balls
+from ...world import WorldConfig, make_clips
+from .recipe import one_shot_error
+
+# Seeds far above every split (train 0.., val 10M.., test 20M..): clips no split ever produces.
+UNSEEN_SEED_OFFSET = 900_000_000
+# A world the model never saw: weaker gravity and softer bounces. The 8 given frames show both.
+CHANGED_WORLD = dict(gravity=0.02, restitution=0.6)
+
+
+def best_of_k(model, clips, ks=(1, 4, 8), num_given: int = 8, steps: int = 25, seed: int = 0) -> dict:
+    """{k: mean over clips of the lowest position error among k sampled futures} (seeds seed .. seed+k-1)."""
+    per_sample = []
+    for s in range(max(ks)):
+        future = vdt_predictor(model, steps=steps, seed=seed + s)(clips.frames[:, :num_given], clips,
+                                                                  clips.frames.shape[1] - num_given)
+        errors, _ = position_errors(future, clips.positions[:, num_given:], clips.present)
+        per_sample.append(errors.mean(-1))  # (B,) mean over the future frames
+    per_sample = np.stack(per_sample)  # (k, B)
+    return {k: float(per_sample[:k].min(0).mean()) for k in ks}
+
+
+def ball_counts(frames, num_balls: int = 3) -> float:
+    """Mean number of balls the tracker finds per frame of uint8 clips (B, F, H, W, 3)."""
+    _, found = track_balls(frames)
+    return float(found[..., :num_balls].sum(-1).mean())
+
+
+def unconditional_ball_counts(model, num_clips: int = 32, steps: int = 25, seed: int = 0, config=None) -> dict:
+    """Balls found per frame in unconditional samples vs in real clips of the `mixed` scenario (val split)."""
+    config = config or WorldConfig(size=model.config.input_size, num_frames=model.config.num_frames)
+    real = make_clips("mixed", split_seeds("val", num_clips), config)
+    samples = generate(model, np.zeros_like(real.frames), "unconditional", steps=steps, seed=seed)
+    model_count, real_count = ball_counts(samples), ball_counts(real.frames)
+    return dict(model=model_count, real=real_count, ratio=model_count / real_count)
+
+
+def context_sensitivity(model, clips_by_scenario: dict) -> dict:
+    """{scenario: {"own": px, "swapped": px, "rise": px}} of the one-shot x̂_0 at t = T-1."""
+    result = {}
+    for scenario, clips in clips_by_scenario.items():
+        own = one_shot_error(model, clips, 999)
+        swapped = one_shot_error(model, clips, 999, swap_context=True)
+        result[scenario] = dict(own=own, swapped=swapped, rise=swapped - own)
+    return result
+
+
+@torch.no_grad()
+def generalisation(model, num_clips: int = 64, scenarios=("drop", "projectile", "roll", "collide"), steps: int = 25,
+                   seed: int = 0, num_given: int = 8) -> dict:
+    """The VDT and the training-free baselines on unseen seeds, in the training world and in CHANGED_WORLD."""
+    base = WorldConfig(size=model.config.input_size, num_frames=model.config.num_frames)
+    worlds = {"unseen seeds": base, "changed world " + ", ".join(f"{k}={v}" for k, v in CHANGED_WORLD.items()):
+              dataclasses.replace(base, **CHANGED_WORLD)}
+    methods = {"VDT": vdt_predictor(model, steps=steps, seed=seed),
+               **{name: fn for name, fn in BASELINES.items() if name != "oracle (true frames)"}}
+    seeds = UNSEEN_SEED_OFFSET + np.arange(num_clips)
+    results = {}
+    for world_name, config in worlds.items():
+        results[world_name] = {}
+        for scenario in scenarios:
+            clips = make_clips(scenario, seeds, config)
+            results[world_name][scenario] = {name: evaluate(fn, clips, num_given) for name, fn in methods.items()}
+    return results
