@@ -162,3 +162,25 @@ def test_conditioning_race_quick(tmp_path):
     for curve in race["curves"].values():
         assert curve["steps"] == [1, 2] and len(curve["loss"]) == 2
         assert all(math.isfinite(x) for x in curve["loss"]) and curve["position_error"] >= 0
+
+
+def test_recipe_study_quick_and_resumable(tmp_path, capsys):
+    """Two arms for a few CPU seconds: a curve of 4 scored points each, a table, a plot and BENCHMARKS.md's section;
+    run again, finished arms are read back instead of retrained."""
+    argv = ["bench", "recipe", "--quick", "--arms", "regressor", "x0-uniform", "--runs", str(tmp_path / "runs"),
+            "--out", str(tmp_path), "--md", str(tmp_path / "B.md")]
+    assert cli.main(argv) == 0
+    section = json.loads((tmp_path / "recipe.json").read_text())
+    assert [r["arm"] for r in section["rows"]] == ["x0-uniform", "regressor"]  # ARMS order
+    for row in section["rows"]:
+        assert row["steps"] > 0 and set(row["position_error"]) == {"drop", "projectile", "roll", "collide"}
+        for key in ("mean_position_error", "x0_error_T", "x0_error_half", "context_sensitivity"):
+            assert math.isfinite(row[key])
+    assert all(len(points) == 4 for points in section["curves"].values())
+    assert "## Recipe study" in (tmp_path / "B.md").read_text() and (tmp_path / "recipe_curves.png").is_file()
+    finished = sorted((tmp_path / "runs").glob("*.json"))
+    stamps = [p.stat().st_mtime_ns for p in finished]
+    capsys.readouterr()
+    assert cli.main(argv) == 0
+    assert "arm regressor" not in capsys.readouterr().out  # not trained again
+    assert [p.stat().st_mtime_ns for p in finished] == stamps

@@ -145,6 +145,15 @@ def _add_conditioning_args(parser):
     parser.add_argument("--curves-out", default="assets/conditioning_curves.json", help="JSON file to write")
 
 
+def _add_recipe_args(parser):
+    parser.add_argument("--arms", nargs="+", default=None, help="arms to run, in order (default: all, see recipe.ARMS)")
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0], help="training seeds (default 0)")
+    parser.add_argument("--budget-s", type=float, default=1200.0, help="process CPU seconds per arm (default 1200)")
+    parser.add_argument("--num-val", type=int, default=16, help="validation clips per scenario (default 16)")
+    parser.add_argument("--runs", default="outputs/bench/recipe",
+                        help="folder of finished arms (JSON); arms found there are not run again")
+
+
 # `minivdt bench NAME`: (help, description, argument adders, the "module:function"s it runs, in order).
 # A new benchmark is one entry here; its module (under minivdt/apps/bench/, imported only when it runs) gets the
 # parsed arguments.
@@ -158,6 +167,11 @@ BENCH_COMMANDS = {
     "all": ("speed + quality, then BENCHMARKS.md", "Run every benchmark and regenerate BENCHMARKS.md.",
             (_add_common, _add_quality_args, _add_speed_args),
             ("minivdt.apps.bench.speed:main", "minivdt.apps.bench.quality:main")),
+    "recipe": ("training recipes trained for the same CPU budget, scored on val clips",
+               "Train one cpu-tiny VDT per recipe arm (prediction type, timestep sampling, loss weighting, patch, "
+               "attention, learning rate, batch, task mix) for the same process CPU seconds and seed; write the "
+               "table, the learning curves and BENCHMARKS.md's recipe section.", (_add_common, _add_recipe_args),
+               ("minivdt.apps.bench.recipe:main",)),
     "conditioning": ("adaLN vs cross-attention vs concat trained side by side",
                      "Train one cpu-tiny VDT per conditioning mode on forward prediction for the same steps and "
                      "seed; write the loss curves lesson 6 plots.", (_add_common, _add_conditioning_args),

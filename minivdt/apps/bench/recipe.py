@@ -124,9 +124,14 @@ def score(model, val: dict, steps: int = 25) -> dict:
 
 
 def run_arm(name: str, seed: int, budget_s: float, val: dict, out_dir: Path, num_marks: int = 4,
-            steps: int = 25) -> dict:
-    """Train one arm for `budget_s` process CPU seconds, scoring it at num_marks evenly spaced points."""
+            steps: int = 25, num_train_clips: int | None = None, model_overrides: dict | None = None) -> dict:
+    """Train one arm for `budget_s` process CPU seconds, scoring it at num_marks evenly spaced points.
+    num_train_clips and model_overrides shrink the data and the model (for --quick)."""
     overrides = {**BASE, **ARMS[name]}
+    if num_train_clips is not None:
+        overrides["num_train_clips"] = num_train_clips
+    if model_overrides:
+        overrides["model_overrides"] = {**overrides.get("model_overrides", {}), **model_overrides}
     run_dir = out_dir / f"{name}__s{seed}"
     shutil.rmtree(run_dir, ignore_errors=True)  # an arm cut off earlier starts again
     cfg = make_train_config("cpu-tiny", **overrides, seed=seed, max_steps=10 ** 7, checkpoint_every=10 ** 7,
@@ -160,7 +165,7 @@ def run_arm(name: str, seed: int, budget_s: float, val: dict, out_dir: Path, num
 
 
 def run_study(arms, seeds=(0,), budget_s: float = 1200, num_val: int = 16, out="outputs/bench/recipe",
-              steps: int = 25) -> list[dict]:
+              steps: int = 25, num_train_clips: int | None = None, model_overrides: dict | None = None) -> list[dict]:
     """Run every (arm, seed) not yet finished in `out`; returns all finished results found there."""
     unknown = [a for a in arms if a not in ARMS]
     if unknown:
@@ -174,7 +179,8 @@ def run_study(arms, seeds=(0,), budget_s: float = 1200, num_val: int = 16, out="
             if path.exists():
                 continue
             print(f"arm {name}, seed {seed}: {budget_s:.0f} CPU-s", flush=True)
-            result = run_arm(name, seed, budget_s, val, out / "runs", steps=steps)
+            result = run_arm(name, seed, budget_s, val, out / "runs", steps=steps, num_train_clips=num_train_clips,
+                             model_overrides=model_overrides)
             result["num_val_per_scenario"] = num_val
             tmp = path.with_suffix(".tmp")
             tmp.write_text(json.dumps(result, indent=1) + "\n")
@@ -184,3 +190,80 @@ def run_study(arms, seeds=(0,), budget_s: float = 1200, num_val: int = 16, out="
 
 def load_results(out) -> list[dict]:
     return [json.loads(p.read_text()) for p in sorted(Path(out).glob("*.json"))]
+
+
+def summarize(results: list[dict]) -> dict:
+    """One row per arm (mean over its seeds) at the end of its budget, and its curve points, for the report."""
+    rows, curves = [], {}
+    for name in ARMS:
+        runs = [r for r in results if r["arm"] == name and r["final"]]
+        if not runs:
+            continue
+        final = [r["final"] for r in runs]
+        mean = lambda key: float(np.mean([f[key] for f in final]))  # noqa: E731
+        rows.append(dict(arm=name, seeds=[r["seed"] for r in runs], budget_cpu_s=runs[0]["budget_cpu_s"],
+                         steps=int(np.mean([f["step"] for f in final])),
+                         position_error={s: float(np.mean([f["position_error"][s] for f in final]))
+                                         for s in final[0]["position_error"]},
+                         mean_position_error=mean("mean_position_error"),
+                         lost=float(np.mean([np.mean(list(f["lost"].values())) for f in final])),
+                         x0_error_T=mean("x0_error_T"), x0_error_half=mean("x0_error_half"),
+                         context_sensitivity=mean("context_sensitivity")))
+        curves[name] = [dict(cpu_s=p["cpu_s"], sampled=p["mean_position_error"], one_shot=p["x0_error_T"])
+                        for p in runs[0]["curve"]]
+    return dict(rows=rows, curves=curves)
+
+
+def plot_curves(summary: dict, path) -> Path:
+    """Sampled and one-shot position error vs CPU seconds, one line per arm."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
+    for name, points in summary["curves"].items():
+        seconds = [p["cpu_s"] for p in points]
+        line, = axes[0].plot(seconds, [p["sampled"] for p in points], marker="o", label=name)
+        axes[1].plot(seconds, [p["one_shot"] for p in points], marker="o", color=line.get_color())
+    axes[0].set(title=f"sampled future ({DEFAULT_SAMPLER}, 25 steps)", xlabel="training CPU seconds",
+                ylabel="position error px (val)")
+    axes[1].set(title="one-shot x̂₀ at t = T-1", xlabel="training CPU seconds")
+    axes[0].legend(fontsize=7)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def format_summary(summary: dict) -> str:
+    header = f"{'arm':<30}{'seeds':>6}{'steps':>7}{'sampled px':>11}{'lost':>6}{'x̂0@T':>7}{'x̂0@T/2':>8}{'swap +px':>9}"
+    lines = [header, "-" * len(header)]
+    for r in summary["rows"]:
+        lines.append(f"{r['arm']:<30}{len(r['seeds']):>6}{r['steps']:>7}{r['mean_position_error']:>11.2f}"
+                     f"{r['lost']:>6.2f}{r['x0_error_T']:>7.2f}{r['x0_error_half']:>8.2f}"
+                     f"{r['context_sensitivity']:>9.2f}")
+    return "\n".join(lines)
+
+
+def main(args) -> dict:
+    """`minivdt bench recipe`."""
+    from .common import QUICK_MODEL, set_threads, stamp, write_json
+    from .report import load_sections, write_benchmarks_md
+
+    set_threads(args)
+    arms = args.arms or list(ARMS)
+    budget, num_val = (2.0, 1) if args.quick else (args.budget_s, args.num_val)
+    if not budget > 0 or num_val < 1:
+        raise ValueError(f"--budget-s must be > 0 and --num-val >= 1, got {budget} and {num_val}")
+    results = run_study(arms, tuple(args.seeds), budget, num_val, args.runs, steps=2 if args.quick else 25,
+                        num_train_clips=40 if args.quick else None, model_overrides=QUICK_MODEL if args.quick else None)
+    summary = summarize([r for r in results if r["arm"] in arms])
+    section = dict(section="recipe", quick=args.quick, num_val_per_scenario=num_val, base=BASE, arms=ARMS,
+                   **summary, **stamp())
+    section["plot"] = str(plot_curves(summary, Path(args.out) / "recipe_curves.png").resolve())
+    print(format_summary(summary))
+    print(f"wrote {write_json(section, Path(args.out) / 'recipe.json')}")
+    print(f"wrote {write_benchmarks_md({**load_sections(args.out), 'recipe': section}, args.md)}")
+    return section

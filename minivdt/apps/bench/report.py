@@ -53,6 +53,22 @@ def write_benchmarks_md(results: dict, path="BENCHMARKS.md") -> Path:
             lines += ["(No VDT curve: pass `--vdt-curve SECONDS:CHECKPOINT` or `--vdt-run RUN_OR_JSONL`.)", ""]
         if q.get("plot"):
             lines += [f"![learning curves]({os.path.relpath(q['plot'], Path(path).resolve().parent)})", ""]
+    r = results.get("recipe")
+    if r:
+        lines += ["## Recipe study (which training recipe learns physics on a CPU budget)", ""] + _md_stamp(r)
+        lines += [f"Every arm changes one thing of the base recipe {r['base']} and trains the cpu-tiny VDT for the "
+                  f"same process CPU seconds on the same clips and seed. Scored on {r['num_val_per_scenario']} "
+                  "validation clips per scenario (drop, projectile, roll, collide): position error of sampled "
+                  "futures, balls lost, one-shot x̂₀ error at t = T-1 and T/2, and how much the x̂₀ error at "
+                  "t = T-1 rises when the given frames are another clip's (0 = the context is ignored).", ""]
+        rows = [[a["arm"], len(a["seeds"]), f"{a['budget_cpu_s']:.0f}", a["steps"], f"{a['mean_position_error']:.2f}",
+                 " / ".join(f"{v:.2f}" for v in a["position_error"].values()), f"{a['lost']:.2f}",
+                 f"{a['x0_error_T']:.2f}", f"{a['x0_error_half']:.2f}", f"{a['context_sensitivity']:+.2f}"]
+                for a in r["rows"]]
+        lines += _md_table(["arm", "seeds", "CPU s", "steps", "sampled px", "drop / proj / roll / collide", "lost",
+                            "x̂₀@T px", "x̂₀@T/2 px", "swap px"], rows) + [""]
+        if r.get("plot"):
+            lines += [f"![recipe curves]({os.path.relpath(r['plot'], Path(path).resolve().parent)})", ""]
     s = results.get("speed")
     if s:
         lines += ["## Speed", ""] + _md_stamp(s)
@@ -92,7 +108,7 @@ def write_benchmarks_md(results: dict, path="BENCHMARKS.md") -> Path:
 def load_sections(out_dir) -> dict:
     """Previously written sections (so `bench speed` keeps the quality section of BENCHMARKS.md, and back)."""
     sections = {}
-    for name in ("quality", "speed"):
+    for name in ("quality", "recipe", "speed"):
         path = Path(out_dir) / f"{name}.json"
         if path.is_file():
             sections[name] = json.loads(path.read_text())
