@@ -73,9 +73,18 @@ def test_cli_quick_speed_and_quality(tmp_path, tiny_checkpoint):
     curve = quality["learning_curves"][common.CNN_NAME]
     assert curve[0]["step"] == 0 and len(curve) >= 2
     assert (tmp_path / "bench" / "learning_curves.png").stat().st_size > 0
+    physics = quality["physics"]
+    assert set(physics["best_of_k"]) == {"drop", "roll"} and list(physics["best_of_k"]["drop"]) == ["1", "2"]
+    assert physics["best_of_k"]["drop"]["2"] <= physics["best_of_k"]["drop"]["1"]  # more samples never hurt
+    assert set(physics["unconditional_ball_counts"]) == {"model", "real", "ratio"}
+    assert len(physics["generalisation"]) == 2  # unseen seeds, changed world
+    assert "unconditional samples: balls per frame within ±10 % of real clips" in quality["targets"]
+    for name in ("uniform noise", "blank (no balls)"):  # reference rows: where "no information" scores
+        assert quality["results"]["drop"][name]["lost_fraction"] == 1.0
 
     text = md.read_text()
-    for heading in ("## Prediction quality", "### Targets", "### Learning curves", "## Speed", "Command: `"):
+    for heading in ("## Prediction quality", "### Targets", "### Learning curves", "## Speed", "Command: `",
+                    "best-of-k", "### Generalisation"):
         assert heading in text
     assert speed["machine"]["torch"] == torch.__version__ and "cpu" in speed["machine"]
 

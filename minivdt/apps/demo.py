@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..baselines import BASELINES, vdt_predictor
+from ..baselines import BASELINES, REFERENCES, vdt_predictor
 from ..course import default_checkpoint
 from ..data import clip_config, split_seeds
 from ..diffusion import DEFAULT_SAMPLER, generate
@@ -28,7 +28,7 @@ def run_demo(checkpoint=None, num_clips: int = 8, steps: int = 25, out_dir="outp
     config = clip_config(model)
     num_given = model.config.num_frames // 2
     methods = {"VDT (bundled)": vdt_predictor(model, steps=steps, seed=seed, sampler=sampler),
-               **{name: fn for name, fn in BASELINES.items() if name != "oracle (true frames)"}}
+               **{name: fn for name, fn in BASELINES.items() if name != "oracle (true frames)"}, **REFERENCES}
     out_dir = Path(out_dir)
     results, rows = {}, []
     for scenario in scenarios:

@@ -27,7 +27,7 @@ CHANGED_WORLD = dict(gravity=0.02, restitution=0.6)
 
 
 def best_of_k(model, clips, ks=(1, 4, 8), num_given: int = 8, steps: int = 25, seed: int = 0) -> dict:
-    """{k: mean over clips of the lowest position error among k sampled futures} (seeds seed .. seed+k-1)."""
+    """{"k": mean over clips of the lowest position error among k sampled futures} (seeds seed .. seed+k-1)."""
     per_sample = []
     for s in range(max(ks)):
         future = vdt_predictor(model, steps=steps, seed=seed + s)(clips.frames[:, :num_given], clips,
@@ -35,7 +35,7 @@ def best_of_k(model, clips, ks=(1, 4, 8), num_given: int = 8, steps: int = 25, s
         errors, _ = position_errors(future, clips.positions[:, num_given:], clips.present)
         per_sample.append(errors.mean(-1))  # (B,) mean over the future frames
     per_sample = np.stack(per_sample)  # (k, B)
-    return {k: float(per_sample[:k].min(0).mean()) for k in ks}
+    return {str(k): float(per_sample[:k].min(0).mean()) for k in ks}
 
 
 def ball_counts(frames, num_balls: int = 3) -> float:
@@ -80,3 +80,25 @@ def generalisation(model, num_clips: int = 64, scenarios=("drop", "projectile", 
             clips = make_clips(scenario, seeds, config)
             results[world_name][scenario] = {name: evaluate(fn, clips, num_given) for name, fn in methods.items()}
     return results
+
+
+def physics_markdown(physics: dict) -> list[str]:
+    """BENCHMARKS.md lines for the extras: best-of-k, unconditional ball counts, context swap, generalisation."""
+    ks = list(next(iter(physics["best_of_k"].values())))
+    lines = ["### Several futures: best-of-k (position error px of the best of k samples per clip)", "",
+             "| scenario | " + " | ".join(f"k = {k}" for k in ks) + " |", "|---|" + "---|" * len(ks)]
+    lines += [f"| {s} | " + " | ".join(f"{v[k]:.2f}" for k in ks) + " |" for s, v in physics["best_of_k"].items()]
+    counts = physics["unconditional_ball_counts"]
+    lines += ["", f"Unconditional samples: the tracker finds {counts['model']:.2f} balls per frame, real clips have "
+                  f"{counts['real']:.2f} (ratio {counts['ratio']:.2f}).", "",
+              "### Does the model read its context? (one-shot x̂₀ at t = T-1, position error px)", "",
+              "| scenario | own given frames | another clip's | rise |", "|---|---|---|---|"]
+    lines += [f"| {s} | {v['own']:.2f} | {v['swapped']:.2f} | {v['rise']:+.2f} |"
+              for s, v in physics["context_sensitivity"].items()]
+    for world, table in physics["generalisation"].items():
+        methods = list(next(iter(table.values())))
+        lines += ["", f"### Generalisation: {world} (position error px / lost)", "",
+                  "| scenario | " + " | ".join(methods) + " |", "|---|" + "---|" * len(methods)]
+        lines += [f"| {s} | " + " | ".join(f"{r[m]['position_error']:.2f} / {r[m]['lost_fraction']:.2f}"
+                                           for m in methods) + " |" for s, r in table.items()]
+    return lines + [""]

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ...baselines import BASELINES, baseline_table, cnn_predictor, vdt_predictor
+from ...baselines import BASELINES, REFERENCES, baseline_table, cnn_predictor, vdt_predictor
 from ...course import default_checkpoint
 from ...data import clip_config, split_seeds
 from ...diffusion import DEFAULT_SAMPLER
@@ -20,11 +20,16 @@ from ...world import SCENARIOS, make_clips
 from .common import CNN_NAME, VDT_NAME, eval_subset, set_threads, stamp, write_json
 from .curves import (format_learning_curves, learning_curve_cnn, learning_curve_from_log, learning_curve_vdt,
                      load_cnn_run, plot_learning_curves, save_cnn_run)
+from .physics import best_of_k, context_sensitivity, generalisation, unconditional_ball_counts
 from .report import load_sections, write_benchmarks_md
 
-TARGET_SCENARIOS = ("drop", "projectile", "roll")  # where VDT must halve constant velocity's error
-CV_FACTOR = 0.5  # VDT position error <= CV_FACTOR x constant velocity's on TARGET_SCENARIOS
-MAX_LOST = 0.05  # VDT lost fraction must stay below this
+# The project's bar for "the VDT learns physics" (BENCHMARKS.md lists each as met or not).
+TRIVIAL = ("copy_last_frame", "constant_velocity")
+GRAVITY_SCENARIOS = ("drop", "projectile")  # where gravity decides the future
+CV_FACTOR = 0.6  # on GRAVITY_SCENARIOS: VDT position error <= CV_FACTOR x constant velocity's
+MAX_LOST = 0.03  # fraction of balls the tracker may lose in the VDT's predictions, on every scenario
+BALL_COUNT_TOLERANCE = 0.10  # unconditional samples: balls per frame within ±10 % of real clips
+CNN_FACTOR = 1.5  # stretch: VDT position error within 1.5x the equal-budget SimVP-CNN's
 TRAINING_CARD = "training.json"  # in a checkpoint folder: {"train_seconds": ..., "num_train_clips": ...}
 
 
@@ -39,35 +44,50 @@ def read_training_card(checkpoint) -> dict:
         raise ValueError(f"{path} is not valid JSON: {error}") from error
 
 
-def check_targets(results: dict) -> dict:
-    """The quality targets, each {"met": bool, "detail": str}, from {scenario: {method: evaluate() dict}}."""
+def _target(met, detail):
+    return {"met": bool(met), "detail": detail}
+
+
+def check_targets(results: dict, physics: dict | None = None) -> dict:
+    """Each target {"met": bool, "detail": str}, from {scenario: {method: evaluate() dict}} and the physics extras."""
     targets = {}
-    baselines = [m for m in next(iter(results.values())) if m not in (VDT_NAME, "oracle (true frames)")]
-    mean = {m: {k: float(np.mean([results[s][m][k] for s in results]))
-                for k in ("position_error", "contact_accuracy", "lost_fraction")}
-            for m in [VDT_NAME, *baselines]}
-    for s in [s for s in TARGET_SCENARIOS if s in results]:
-        vdt, cv = results[s][VDT_NAME]["position_error"], results[s]["constant_velocity"]["position_error"]
-        targets[f"pos err <= {CV_FACTOR} x constant_velocity ({s})"] = dict(
-            met=vdt <= CV_FACTOR * cv, detail=f"{vdt:.2f} vs {CV_FACTOR} x {cv:.2f} = {CV_FACTOR * cv:.2f} px")
-    if CNN_NAME in mean:
-        vdt, cnn = mean[VDT_NAME]["position_error"], mean[CNN_NAME]["position_error"]
-        targets[f"pos err <= {CNN_NAME} (mean over scenarios)"] = dict(met=vdt <= cnn,
-                                                                      detail=f"{vdt:.2f} vs {cnn:.2f} px")
-    vdt = mean[VDT_NAME]["contact_accuracy"]
-    best = max(baselines, key=lambda m: mean[m]["contact_accuracy"])
-    targets["contact accuracy > every baseline (mean over scenarios)"] = dict(
-        met=all(vdt > mean[m]["contact_accuracy"] for m in baselines),
-        detail=f"{vdt:.3f} vs best baseline {best} {mean[best]['contact_accuracy']:.3f}")
-    lost = mean[VDT_NAME]["lost_fraction"]
-    targets[f"lost fraction < {MAX_LOST:.0%} (mean over scenarios)"] = dict(met=lost < MAX_LOST,
-                                                                            detail=f"{lost:.3f}")
+    for s, methods in results.items():
+        vdt = methods[VDT_NAME]
+        best = min(TRIVIAL, key=lambda m: methods[m]["position_error"])
+        targets[f"{s}: pos err below copy-last and constant velocity"] = _target(
+            all(vdt["position_error"] < methods[m]["position_error"] for m in TRIVIAL),
+            f"{vdt['position_error']:.2f} vs {best} {methods[best]['position_error']:.2f} px")
+        if s in GRAVITY_SCENARIOS:
+            cv = methods["constant_velocity"]["position_error"]
+            targets[f"{s}: pos err <= {CV_FACTOR} x constant velocity"] = _target(
+                vdt["position_error"] <= CV_FACTOR * cv, f"{vdt['position_error']:.2f} vs {CV_FACTOR * cv:.2f} px")
+        targets[f"{s}: lost balls < {MAX_LOST:.0%}"] = _target(vdt["lost_fraction"] < MAX_LOST,
+                                                              f"{vdt['lost_fraction']:.3f}")
+        contact = max(methods[m]["contact_accuracy"] for m in TRIVIAL)
+        targets[f"{s}: contact accuracy >= the better trivial baseline"] = _target(
+            vdt["contact_accuracy"] >= contact, f"{vdt['contact_accuracy']:.3f} vs {contact:.3f}")
+        if CNN_NAME in methods:
+            cnn = methods[CNN_NAME]["position_error"]
+            targets[f"{s}: (stretch) pos err <= {CNN_FACTOR} x {CNN_NAME}"] = _target(
+                vdt["position_error"] <= CNN_FACTOR * cnn, f"{vdt['position_error']:.2f} vs {CNN_FACTOR * cnn:.2f} px")
+    if physics:
+        counts = physics["unconditional_ball_counts"]
+        targets["unconditional samples: balls per frame within ±10 % of real clips"] = _target(
+            abs(counts["ratio"] - 1) <= BALL_COUNT_TOLERANCE,
+            f"{counts['model']:.2f} vs {counts['real']:.2f} balls per frame")
+        rise = float(np.mean([v["rise"] for v in physics["context_sensitivity"].values()]))
+        targets["swapping the given frames makes x̂₀ at t = T-1 worse"] = _target(rise > 0.5, f"+{rise:.2f} px")
+        if CNN_NAME in next(iter(results.values())):
+            best8 = float(np.mean([v["8"] for v in physics["best_of_k"].values() if "8" in v] or [np.nan]))
+            cnn = float(np.mean([results[s][CNN_NAME]["position_error"] for s in results]))
+            targets[f"(stretch) best-of-8 samples below {CNN_NAME} (mean over scenarios)"] = _target(
+                best8 < cnn, f"{best8:.2f} vs {cnn:.2f} px")
     return targets
 
 
 def bench_quality(checkpoint=None, budget_s=None, num_clips=64, scenarios=SCENARIOS, steps=25, seed=0,
                   num_train_clips=None, curve_every_s=None, curve_clips=4, vdt_curve=None, vdt_run=None,
-                  quick=False, progress=print, cnn_run=None) -> dict:
+                  quick=False, progress=print, cnn_run=None, physics_checks=True) -> dict:
     """VDT vs copy-last-frame, constant velocity and a SimVP trained for the same wall-clock budget, on the test
     split of each scenario; plus learning curves. budget_s defaults to the checkpoint's training.json
     "train_seconds". vdt_curve: [(seconds, checkpoint), ...]; vdt_run: a run folder whose log has eval points."""
@@ -109,17 +129,29 @@ def bench_quality(checkpoint=None, budget_s=None, num_clips=64, scenarios=SCENAR
     elif vdt_run is not None:
         curves[VDT_NAME] = learning_curve_from_log(vdt_run)
 
-    methods = {VDT_NAME: vdt_predictor(model, steps=steps, seed=seed), CNN_NAME: cnn_predictor(cnn), **BASELINES}
-    results = {}
+    methods = {VDT_NAME: vdt_predictor(model, steps=steps, seed=seed), CNN_NAME: cnn_predictor(cnn), **BASELINES,
+               **REFERENCES}
+    results, test_clips = {}, {}
     for scenario in scenarios:
         progress(f"quality: evaluating {len(methods)} methods on {num_clips} test clips of {scenario!r}")
-        clips = make_clips(scenario, split_seeds("test", num_clips), config)
+        test_clips[scenario] = clips = make_clips(scenario, split_seeds("test", num_clips), config)
         results[scenario] = {name: evaluate(fn, clips, num_given) for name, fn in methods.items()}
+    physics = None
+    if physics_checks:
+        progress("quality: best-of-k, unconditional samples, context swap, unseen seeds and a changed world")
+        ks = (1, 2) if quick else (1, 4, 8)
+        physics = dict(
+            best_of_k={s: best_of_k(model, c, ks, num_given, steps, seed) for s, c in test_clips.items()},
+            unconditional_ball_counts=unconditional_ball_counts(model, 2 if quick else 32, steps, seed, config),
+            context_sensitivity=context_sensitivity(model, test_clips),
+            generalisation=generalisation(model, num_clips, scenarios=tuple(s for s in scenarios if s != "mixed"),
+                                          steps=steps, seed=seed, num_given=num_given))
     return to_jsonable(dict(
         section="quality", quick=quick, checkpoint=str(checkpoint), training_card=card, num_clips=num_clips,
         num_given=num_given, sampling_steps=steps, sampler=DEFAULT_SAMPLER, seed=seed,
         num_train_clips=num_train_clips, cnn=cnn_info,
-        results=results, targets=check_targets(results), learning_curves=curves, **stamp()))
+        results=results, physics=physics, targets=check_targets(results, physics), learning_curves=curves,
+        **stamp()))
 
 
 def format_quality(q: dict) -> str:

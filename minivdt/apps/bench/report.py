@@ -42,6 +42,9 @@ def write_benchmarks_md(results: dict, path="BENCHMARKS.md") -> Path:
                 for s, methods in q["results"].items() for m, r in methods.items()]
         lines += _md_table(["scenario", "method", "pos err px", "per step t+1..", "lost", "contact", "PSNR", "SSIM"],
                            rows)
+        if q.get("physics"):
+            from .physics import physics_markdown
+            lines += [""] + physics_markdown(q["physics"])
         lines += ["", "### Targets", ""]
         lines += [f"- {'met' if t['met'] else '**not met**'}: {name} ({t['detail']})"
                   for name, t in q["targets"].items()]
