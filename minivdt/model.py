@@ -19,6 +19,9 @@ from .tokens import PatchEmbed, get_1d_sincos_temp_embed, get_2d_sincos_pos_embe
 
 COND_MODES = ("concat", "adaln", "cross_attn")
 ATTENTION_MODES = ("factorised", "joint")
+# adaLN_modulation outputs per block: shift, scale and gate for each branch (temporal, spatial, MLP; or joint, MLP)
+ADALN_CHUNKS = {"factorised": 9, "joint": 6}
+FREQUENCY_EMBEDDING_SIZE = 256  # sinusoidal features of a timestep, before the embedder's MLP (DiT)
 PREDICTION_TYPES = ("epsilon", "v_prediction", "sample")  # ε, v or x_0 (diffusers' names)
 
 
@@ -34,7 +37,7 @@ def modulate(x, shift, scale):
 class TimestepEmbedder(nn.Module):
     """Embeds scalar diffusion timesteps (B,) into vectors (B, D): sinusoidal features -> MLP (DiT)."""
 
-    def __init__(self, hidden_size, frequency_embedding_size=256):
+    def __init__(self, hidden_size, frequency_embedding_size=FREQUENCY_EMBEDDING_SIZE):
         super().__init__()
         self.frequency_embedding_size = frequency_embedding_size
         self.mlp = nn.Sequential(
@@ -96,7 +99,7 @@ class VDTBlock(nn.Module):
             self.cross_attn = CrossAttention(hidden_size, num_heads, qkv_bias=True, fused=fused_attn)
         self.norm2 = nn.LayerNorm(hidden_size, elementwise_affine=False, eps=1e-6)
         self.mlp = Mlp(hidden_size, int(hidden_size * mlp_ratio))
-        self.num_chunks = 9 if self.factorised else 6
+        self.num_chunks = ADALN_CHUNKS[attention_mode]
         self.adaLN_modulation = nn.Sequential(nn.SiLU(), nn.Linear(hidden_size, self.num_chunks * hidden_size))
 
     def forward(self, x, c, context=None):
@@ -225,9 +228,11 @@ class VDT(ModelMixin, ConfigMixin):
     The fixed sin-cos pos_embed / temporal_embed are non-persistent buffers: not saved, rebuilt on load."""
 
     @register_to_config
-    def __init__(self, input_size=32, patch_size=4, in_channels=3, num_frames=16, hidden_size=128, depth=4,
-                 num_heads=4, mlp_ratio=4.0, cond_mode="concat", attention_mode="factorised",
-                 prediction_type="epsilon", fused_attn=True):
+    def __init__(self, input_size=VDTConfig.input_size, patch_size=VDTConfig.patch_size,
+                 in_channels=VDTConfig.in_channels, num_frames=VDTConfig.num_frames, hidden_size=VDTConfig.hidden_size,
+                 depth=VDTConfig.depth, num_heads=VDTConfig.num_heads, mlp_ratio=VDTConfig.mlp_ratio,
+                 cond_mode=VDTConfig.cond_mode, attention_mode=VDTConfig.attention_mode,
+                 prediction_type=VDTConfig.prediction_type, fused_attn=VDTConfig.fused_attn):
         super().__init__()
         cfg = VDTConfig(input_size, patch_size, in_channels, num_frames, hidden_size, depth, num_heads, mlp_ratio,
                         cond_mode, attention_mode, prediction_type, fused_attn)
@@ -310,32 +315,31 @@ class VDT(ModelMixin, ConfigMixin):
 
     def forward(self, x, timesteps, cond, mask):
         """x (B, F, C, H, W) noisy video; timesteps (B,); cond = clean video * (1 - mask); mask (B, F, 1, H, W),
-        1 = generate. Returns the prediction (epsilon or v) (B, F, C, H, W)."""
+        1 = generate. Returns the prediction (ε, v or x_0) (B, F, C, H, W)."""
         timesteps = self._check_inputs(x, timesteps, cond, mask)
         B, F, C, H, W = x.shape
-        p = self.cfg.patch_size
         mask = mask.to(x.dtype)
-        given = 1 - mask
-        if self.cfg.cond_mode == "concat":
-            x = mask * x + given * cond  # given pixels clean, generated pixels noisy
-        else:
-            x = mask * x  # the condition only arrives through its own pathway
-        mask_tokens = patchify(mask, p)  # (B, F, N, p*p)
-        x = self.embed_tokens(self.x_embedder, x, mask_tokens)  # (B, F, N, D)
-        c = self.t_embedder(timesteps)  # (B, D)
-        context = None
-        if self.cfg.cond_mode in ("adaln", "cross_attn"):
-            cond_tokens = self.embed_tokens(self.cond_embedder, given * cond, mask_tokens)  # (B, F, N, D)
-            if self.cfg.cond_mode == "adaln":
-                weight = 1 - mask_tokens.mean(-1, keepdim=True)  # (B, F, N, 1) given fraction of each patch
-                pooled = (weight * cond_tokens).sum((1, 2)) / weight.sum((1, 2)).clamp(min=1e-6)  # (B, D)
-                c = c + self.cond_mlp(pooled)  # (B, D)
-            else:
-                context = rearrange(cond_tokens, "b f n d -> b (f n) d")  # (B, F*N, D)
+        x, c, context = self.condition(x, cond, mask, self.t_embedder(timesteps))  # (B, F, N, D), (B, D)
         for block in self.blocks:
             x = block(x, c, context)  # (B, F, N, D)
         x = self.final_layer(x, c)  # (B, F, N, p*p*C)
-        return unpatchify(x, p, H, W, C)  # (B, F, C, H, W)
+        return unpatchify(x, self.cfg.patch_size, H, W, C)  # (B, F, C, H, W)
+
+    def condition(self, x, cond, mask, c):
+        """Bring in the given pixels as cond_mode says: -> tokens (B, F, N, D), the vector c (B, D) that drives
+        every adaLN, and the cross-attention context (B, F*N, D) or None. c enters as the timestep embedding."""
+        given = 1 - mask
+        mask_tokens = patchify(mask, self.cfg.patch_size)  # (B, F, N, p*p)
+        if self.cfg.cond_mode == "concat":  # given pixels clean, generated pixels noisy
+            return self.embed_tokens(self.x_embedder, mask * x + given * cond, mask_tokens), c, None
+        # the condition only arrives through its own pathway
+        x = self.embed_tokens(self.x_embedder, mask * x, mask_tokens)  # (B, F, N, D)
+        cond_tokens = self.embed_tokens(self.cond_embedder, given * cond, mask_tokens)  # (B, F, N, D)
+        if self.cfg.cond_mode == "cross_attn":
+            return x, c, rearrange(cond_tokens, "b f n d -> b (f n) d")  # (B, F*N, D)
+        weight = 1 - mask_tokens.mean(-1, keepdim=True)  # (B, F, N, 1) given fraction of each patch
+        pooled = (weight * cond_tokens).sum((1, 2)) / weight.sum((1, 2)).clamp(min=1e-6)  # (B, D)
+        return x, c + self.cond_mlp(pooled), None  # adaln: (B, D)
 
     def flops(self, batch=1):
         """Forward-pass FLOPs (2 per multiply-add) for `batch` clips."""
@@ -354,15 +358,13 @@ def count_flops(config, batch=1):
     L = F * N  # tokens per clip
     hidden = int(D * cfg.mlp_ratio)
     macs = B * L * (p * p * C * D + p * p * D)  # x_embedder + mask_embedder
-    macs += B * (256 * D + D * D)  # t_embedder
+    macs += B * (FREQUENCY_EMBEDDING_SIZE * D + D * D)  # t_embedder
     if cfg.cond_mode in ("adaln", "cross_attn"):
         macs += B * L * (p * p * C * D + p * p * D)  # cond_embedder + its mask embedding
     if cfg.cond_mode == "adaln":
         macs += B * 2 * D * D
-    kind = "factorised" if cfg.attention_mode == "factorised" else "joint"
-    chunks = 9 if cfg.attention_mode == "factorised" else 6
-    block = attention_flops(kind, B, F, N, D) / 2  # MACs
-    block += B * L * 2 * D * hidden + B * D * chunks * D  # MLP + adaLN_modulation
+    block = attention_flops(cfg.attention_mode, B, F, N, D) / 2  # MACs
+    block += B * L * 2 * D * hidden + B * D * ADALN_CHUNKS[cfg.attention_mode] * D  # MLP + adaLN_modulation
     if cfg.cond_mode == "cross_attn":
         block += B * (2 * L * D * D + 2 * L * D * D + 2 * L * L * D)  # q, proj; kv over L context; QK^T, AV
     macs += cfg.depth * block

@@ -29,7 +29,7 @@ from tqdm.auto import tqdm
 
 from .data import BallClips, to_tensor
 from .diffusion import make_scheduler, training_loss
-from .masks import TASKS, make_mask, sample_tasks
+from .masks import TASKS, TaskMix
 from .model import PRESETS, VDT
 from .tokenizer import downsample_factor, downsample_mask, encode_video, latent_geometry, load_tokenizer
 from .world import SCENARIOS, WorldConfig
@@ -171,14 +171,11 @@ def make_batch(videos: torch.Tensor, cfg: TrainConfig, step: int, rank: int, num
     indices = indices[rank * per_rank:(rank + 1) * per_rank]
     x0 = to_tensor(videos[indices])  # (b, F, C, H, W)
     generator = step_generator(cfg.seed, step, rank)
-    tasks = sample_tasks(cfg.task_weights, per_rank, generator=generator)
     _, num_frames, _, height, width = x0.shape
     factor = 1 if vae is None else downsample_factor(vae)
     patch_size = cfg.model_kwargs()["patch_size"] * factor  # spatial masks line up with the model's patches
-    mask = torch.cat([
-        make_mask(task, 1, num_frames, height, width, num_given=cfg.num_given, patch_size=patch_size, generator=generator)
-        for task in tasks
-    ])
+    mask, _ = TaskMix(cfg.task_weights)(per_rank, num_frames, height, width, num_given=cfg.num_given,
+                                        patch_size=patch_size, generator=generator)  # one task drawn per clip
     if vae is not None:
         x0, mask = encode_video(vae, x0), downsample_mask(mask, factor)  # (b, F, c, H/s, W/s), (b, F, 1, H/s, W/s)
     return x0, mask, generator

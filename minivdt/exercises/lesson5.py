@@ -7,7 +7,7 @@ from torch import nn
 
 from minivdt.course import check_close
 from minivdt.exercises.lesson1 import call_answer, run_exercise  # noqa: F401  (re-exported for the notebook)
-from minivdt.model import VDTBlock, modulate
+from minivdt.model import ADALN_CHUNKS, VDTBlock, modulate
 
 # --------------------------------------------------------------------------------------------------
 #                              Exercise 1: one gated residual branch (adaLN-Zero)
@@ -45,7 +45,7 @@ def check_gated_branch(answer) -> None:
 
 def solution_adaln_params(hidden_size, attention_mode="factorised"):
     """Weights + biases of Linear(D, k D), k = 3 per branch: 9 (temporal, spatial, MLP) or 6 (joint, MLP)."""
-    chunks = 9 if attention_mode == "factorised" else 6
+    chunks = ADALN_CHUNKS[attention_mode]  # 3 per branch (shift, scale, gate): temporal, spatial, MLP or joint, MLP
     return hidden_size * chunks * hidden_size + chunks * hidden_size
 
 
