@@ -69,3 +69,9 @@ def test_train_then_resume_from_the_command_line(tmp_path, capsys):
     assert cli.main(["train", "--preset", "smoke", "--out", run, "--steps", "2"]) == 0
     assert cli.main(["train", "--preset", "smoke", "--out", run, "--steps", "3", "--resume"]) == 0
     assert "trained to step 3" in capsys.readouterr().out
+
+
+def test_sampler_choices_are_the_library_schedulers():
+    from minivdt.diffusion import DEFAULT_SAMPLER, SCHEDULERS
+
+    assert cli.SAMPLERS == tuple(SCHEDULERS) and DEFAULT_SAMPLER in cli.SAMPLERS

@@ -72,8 +72,8 @@ def _add_sample(sub):
     sample.add_argument("--scenario", default="mixed", help="drop, projectile, roll, collide or mixed")
     sample.add_argument("--num-clips", type=int, default=4)
     sample.add_argument("--steps", type=int, default=25, help="sampling steps")
-    sample.add_argument("--sampler", choices=SAMPLERS, default="ddpm",
-                        help="diffusers scheduler used to sample (default ddpm: ancestral sampling)")
+    sample.add_argument("--sampler", choices=SAMPLERS, default=None,
+                        help="diffusers scheduler used to sample (default: minivdt.diffusion.DEFAULT_SAMPLER)")
     sample.add_argument("--seed", type=int, default=0)
     sample.add_argument("--out", default="outputs/sample.mp4", help="video path (.mp4 or .gif)")
 
@@ -86,8 +86,8 @@ def _add_demo(sub):
     demo.add_argument("--checkpoint", default=None, help="model folder (default: the bundled model in assets/)")
     demo.add_argument("--num-clips", type=int, default=8, help="held-out clips per scenario")
     demo.add_argument("--steps", type=int, default=25, help="sampling steps")
-    demo.add_argument("--sampler", choices=SAMPLERS, default="ddpm",
-                      help="diffusers scheduler used to sample (default ddpm: ancestral sampling)")
+    demo.add_argument("--sampler", choices=SAMPLERS, default=None,
+                      help="diffusers scheduler used to sample (default: minivdt.diffusion.DEFAULT_SAMPLER)")
     demo.add_argument("--out", default="outputs/demo", help="folder for the video and the metrics JSON")
 
 
@@ -233,17 +233,19 @@ def _run_export(args):
 
 
 def _run_sample(args):
+    from ..diffusion import DEFAULT_SAMPLER
     from .demo import run_sample
 
     run_sample(checkpoint=args.checkpoint, task=args.task, scenario=args.scenario, num_clips=args.num_clips,
-               steps=args.steps, seed=args.seed, out=args.out, sampler=args.sampler)
+               steps=args.steps, seed=args.seed, out=args.out, sampler=args.sampler or DEFAULT_SAMPLER)
 
 
 def _run_demo(args):
+    from ..diffusion import DEFAULT_SAMPLER
     from .demo import run_demo
 
     run_demo(checkpoint=args.checkpoint, num_clips=args.num_clips, steps=args.steps, out_dir=args.out,
-             sampler=args.sampler)
+             sampler=args.sampler or DEFAULT_SAMPLER)
 
 
 def _run_bench(args):

@@ -75,10 +75,12 @@ def write_benchmarks_md(results: dict, path="BENCHMARKS.md") -> Path:
     s = results.get("speed")
     if s:
         lines += ["## Speed", ""] + _md_stamp(s)
+        sampler = s.get("sampler", "ddim")  # a speed.json without the field was timed with DDIM
         lines += ["Medians of interleaved repeats after a warm-up. *naive fp32* is the same architecture and weights "
                   "with plain softmax attention (`fused_attn=False`) in fp32; *fast* uses "
                   "`F.scaled_dot_product_attention`, with or without bf16 autocast. A training step is the masked "
-                  "diffusion loss forward + backward + AdamW step; sampling is DDIM with "
+                  "diffusion loss forward + backward + AdamW step; sampling is "
+                  f"{sampler.upper()} with "
                   f"{s['sizes'][0]['sample_steps'] if s['sizes'] else '?'} steps. FLOP/s counts 3x the analytic "
                   "forward FLOPs (`model.count_flops`, matmuls only), divided by the measured matmul peak of the "
                   "dtype used.", ""]

@@ -89,8 +89,8 @@ def train_step_fn(model, optimizer, x0, mask, bf16=False):
 
 
 def sample_fn(model, x0, mask, steps, bf16=False):
-    """DDIM sampling of the masked part of x0 with `steps` steps as a no-argument function."""
-    scheduler = make_scheduler("ddim", prediction_type=model.config.prediction_type)
+    """Sampling (the default sampler) of the masked part of x0 with `steps` steps as a no-argument function."""
+    scheduler = make_scheduler(DEFAULT_SAMPLER, prediction_type=model.config.prediction_type)
 
     def run():
         model.eval()
@@ -262,7 +262,8 @@ def bench_speed(sizes=SPEED_SIZES, quick=False, device=None, train_batch=None, s
     frames = bench_frames("cpu-tiny", overrides, frame_counts=(8, 16) if quick else frame_counts,
                           batch=2 if quick else 4, repeats=repeats if quick else 3, device=device)
     return to_jsonable(dict(section="speed", quick=quick, device=str(device), threads=torch.get_num_threads(),
-                          matmul_peak=peaks, sizes=sizes_out, memory=memory_out, frames=frames, **stamp()))
+                            sampler=DEFAULT_SAMPLER, matmul_peak=peaks, sizes=sizes_out, memory=memory_out,
+                            frames=frames, **stamp()))
 
 
 def format_speed(s: dict) -> str:
