@@ -132,6 +132,15 @@ def training_loss(model, x0, mask, scheduler, generator=None, timestep_sampling=
 
 
 @torch.no_grad()
+def validation_loss(model, x0, mask, scheduler, repeats=4):
+    """training_loss on fixed clips averaged over `repeats` fixed draws of timesteps and noise: every model (and
+    every checkpoint of one run) is scored on exactly the same problems."""
+    losses = [training_loss(model, x0, mask, scheduler, generator=torch.Generator().manual_seed(seed)).item()
+              for seed in range(repeats)]
+    return float(np.mean(losses))
+
+
+@torch.no_grad()
 def sample(model, cond_video, mask, scheduler, num_inference_steps=25, generator=None, progress=False):
     """Generate the mask == 1 part of cond_video (B, F, C, H, W); given positions come back bit-exact."""
     mask = mask.to(cond_video)

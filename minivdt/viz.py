@@ -10,8 +10,8 @@ SEPARATOR_COLOR = np.array([255, 255, 255], dtype=np.uint8)
 _FFMPEG_READY = False
 
 
-def _mediapy():
-    """Import mediapy and point it at the ffmpeg binary shipped by imageio-ffmpeg (done once, lazily)."""
+def mediapy_with_ffmpeg():
+    """mediapy, pointed at the ffmpeg binary shipped by imageio-ffmpeg (set up once, on first use)."""
     global _FFMPEG_READY
     import mediapy
 
@@ -76,7 +76,7 @@ def save_video(path, frames, fps: int = 8) -> Path:
         frames = np.pad(frames, ((0, 0), (0, frames.shape[1] % 2), (0, frames.shape[2] % 2), (0, 0)), mode="edge")
     path.parent.mkdir(parents=True, exist_ok=True)
     codec = "gif" if path.suffix == ".gif" else "h264"
-    _mediapy().write_video(path, frames, fps=fps, codec=codec)
+    mediapy_with_ffmpeg().write_video(path, frames, fps=fps, codec=codec)
     return path
 
 
@@ -84,7 +84,7 @@ def save_image(path, img) -> Path:
     """Write a uint8 (H, W, 3) image (PNG recommended); returns the path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    _mediapy().write_image(path, np.asarray(img, dtype=np.uint8))
+    mediapy_with_ffmpeg().write_image(path, np.asarray(img, dtype=np.uint8))
     return path
 
 
@@ -100,3 +100,9 @@ def show_clip(frames, title: str | None = None, scale: int = 1):
         ax.set_title(title)
     fig.tight_layout()
     return fig
+
+
+def show_grid(clips, title: str | None = None, scale: int = 2):
+    """Show clips in a notebook as a pixel-exact frame grid (rows = clips, columns = frames), a small embedded PNG."""
+    grid = frame_grid(clips)
+    mediapy_with_ffmpeg().show_image(grid, title=title, height=scale * grid.shape[0])

@@ -180,3 +180,15 @@ def test_every_sampler_starts_from_pure_noise(kind):
     scheduler = make_scheduler(kind)
     scheduler.set_timesteps(25)
     assert scheduler.timesteps[0] == 999  # diffusers' DDPM default ("leading") would start at 960
+
+
+def test_validation_loss_is_the_same_problem_every_call():
+    from minivdt.diffusion import validation_loss
+
+    torch.manual_seed(0)
+    model = VDT(input_size=16, num_frames=4, hidden_size=32, depth=1, num_heads=2)
+    x0 = torch.rand(2, 4, 3, 16, 16) * 2 - 1
+    mask = make_mask("predict", 2, 4, 16, 16, num_given=2, patch_size=4)
+    scheduler = make_scheduler(prediction_type="epsilon")
+    first = validation_loss(model, x0, mask, scheduler, repeats=2)
+    assert first == validation_loss(model, x0, mask, scheduler, repeats=2) and first > 0

@@ -46,3 +46,8 @@ def test_save_image_and_show_clip(tmp_path):
     matplotlib.use("Agg")
     fig = viz.show_clip(frames, title="roll")
     assert fig.axes[0].get_title() == "roll"
+
+
+def test_show_grid_runs_headless(capsys):
+    frames = np.zeros((2, 3, 8, 8, 3), np.uint8)
+    viz.show_grid(frames, title="two clips")  # outside a notebook IPython prints a placeholder
