@@ -1,17 +1,35 @@
-"""Notebook helpers — what every lesson shares: quick mode, seeding, checks that compare a student's work, and
-the bundled assets (the trained model the lessons load, the benchmark results they plot)."""
+"""A tool for the notebooks: lesson sizes picked from the hardware, seeding, checks that compare a student's work,
+training with an announced duration, and lesson 4's tiny pre-trained denoiser."""
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 import random
-from importlib import resources
+import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
+from torch import nn
 
 QUICK_ENV = "MINIVDT_QUICK"
+SIZES = ("quick", "cpu", "gpu")
+ASSETS = Path(__file__).resolve().parent.parent / "assets"
+LESSON4_DENOISER = ASSETS / "lesson4-denoiser"
+
+
+def lesson_size(env: dict | None = None, cuda: bool | None = None) -> str:
+    """Which size a lesson runs at: "quick" when MINIVDT_QUICK=1 (CI: seconds, no claims), else "gpu" when CUDA
+    is available (the full lesson) and "cpu" otherwise (a few minutes on 2 cores, with a real result)."""
+    env = os.environ if env is None else env
+    if env.get(QUICK_ENV, "0").strip().lower() not in ("", "0", "false", "no"):
+        return "quick"
+    cuda = torch.cuda.is_available() if cuda is None else cuda
+    return "gpu" if cuda else "cpu"
 
 
 def _assets_dir() -> Path:
@@ -36,12 +54,12 @@ def default_checkpoint() -> Path:
 
 def quick_mode() -> bool:
     """True when MINIVDT_QUICK=1: notebooks pick small sizes and few steps (CI, a first read-through)."""
-    return os.environ.get(QUICK_ENV, "0").strip().lower() not in ("", "0", "false", "no")
+    return lesson_size() == "quick"
 
 
-def pick(quick, full):
-    """`quick` in quick mode, else `full` (the size a laptop GPU runs)."""
-    return quick if quick_mode() else full
+def pick(quick, cpu, gpu):
+    """The value for this machine's lesson size (see lesson_size)."""
+    return {"quick": quick, "cpu": cpu, "gpu": gpu}[lesson_size()]
 
 
 def seed_everything(seed: int = 0) -> None:
@@ -51,16 +69,18 @@ def seed_everything(seed: int = 0) -> None:
     torch.manual_seed(seed)
 
 
-def cmp(name: str, mine, ref, atol: float = 1e-5) -> bool:
+def cmp(name: str, mine, ref, atol: float = 1e-5, quiet: bool = False) -> bool:
     """Print whether `mine` equals `ref` exactly, closely (within atol) or not, with the largest difference."""
     mine, ref = torch.as_tensor(np.asarray(mine) if not torch.is_tensor(mine) else mine), \
         torch.as_tensor(np.asarray(ref) if not torch.is_tensor(ref) else ref)
     if mine.shape != ref.shape:
-        print(f"{name:<28} shape {tuple(mine.shape)} but expected {tuple(ref.shape)}")
+        if not quiet:
+            print(f"{name:<28} shape {tuple(mine.shape)} but expected {tuple(ref.shape)}")
         return False
     diff = (mine.double() - ref.double()).abs().max().item() if mine.numel() else 0.0
     exact, close = diff == 0, diff <= atol
-    print(f"{name:<28} exact: {str(exact):5}  close: {str(close):5}  max diff: {diff:.2e}")
+    if not quiet:
+        print(f"{name:<28} exact: {str(exact):5}  close: {str(close):5}  max diff: {diff:.2e}")
     return bool(close)
 
 
@@ -71,3 +91,127 @@ def check_close(mine, ref, name: str = "your answer", atol: float = 1e-5, hint: 
     if not cmp(name, mine, ref, atol=atol):
         raise AssertionError(f"{name} does not match the reference. {hint}".strip())
     print(f"Correct: {name} matches.")
+
+
+# --------------------------------------------------------------------------------------------------
+#                          Training cells: announce the duration, then show a bar
+# --------------------------------------------------------------------------------------------------
+
+
+def estimate_seconds(step, total_steps: int, probe_steps: int = 3) -> float:
+    """Run `step(i)` for i < probe_steps (after one warm-up call), print the extrapolated duration of all
+    `total_steps`, and return it. The probe steps count as training steps 0..probe_steps-1."""
+    probe_steps = max(1, min(probe_steps, total_steps))
+    step(0)  # warm-up: first calls pay for allocation and kernel selection
+    start = time.perf_counter()
+    for i in range(1, probe_steps + 1):
+        step(i)
+    per_step = (time.perf_counter() - start) / probe_steps
+    estimate = per_step * total_steps
+    print(f"estimated duration: {estimate:.0f} s for {total_steps} steps ({per_step * 1e3:.0f} ms a step)")
+    return estimate
+
+
+def train_with_estimate(cfg, probe_steps: int = 3):
+    """minivdt.training.train(cfg) with a progress bar, after printing how long it should take: a throw-away
+    run of `probe_steps` steps with the same config is timed and extrapolated."""
+    from .training import train  # the training stack is only imported by the lessons that train a VDT
+
+    probe = dataclasses.replace(cfg, max_steps=min(probe_steps, cfg.max_steps), checkpoint_every=10 ** 9,
+                                out_dir=tempfile.mkdtemp(prefix="minivdt-probe-"))
+    start = time.perf_counter()
+    result = train(probe, progress=False)
+    set_up = time.perf_counter() - start - result.seconds  # data generation, model and optimizer creation
+    per_step = result.seconds / max(1, result.step)
+    print(f"estimated duration: {set_up + per_step * cfg.max_steps:.0f} s for {cfg.max_steps} steps "
+          f"({per_step * 1e3:.0f} ms a step)")
+    return train(cfg, progress=True)
+
+
+# --------------------------------------------------------------------------------------------------
+#                          Lesson 4: a tiny conv denoiser of single 16 x 16 frames
+# --------------------------------------------------------------------------------------------------
+
+
+class TinyDenoiser(nn.Module):
+    """x_t (B, C, H, W), timesteps (B,) -> predicted noise ε̂ (B, C, H, W): a residual stack of dilated 3x3
+    convolutions with the timestep's sinusoidal features (VDT's t_embedder) added before each one."""
+
+    def __init__(self, width: int = 64, channels: int = 3, freq_dim: int = 64):
+        super().__init__()
+        self.width, self.channels, self.freq_dim = width, channels, freq_dim
+        self.t_embedder = nn.Sequential(nn.Linear(freq_dim, width), nn.SiLU(), nn.Linear(width, width))
+        self.inp = nn.Conv2d(channels, width, 3, padding=1)
+        self.convs = nn.ModuleList([nn.Conv2d(width, width, 3, padding=d, dilation=d) for d in (1, 2, 4, 2, 1)])
+        self.out = nn.Conv2d(width, channels, 3, padding=1)
+
+    def forward(self, x, timesteps):
+        from .model import TimestepEmbedder
+
+        c = self.t_embedder(TimestepEmbedder.timestep_embedding(timesteps, self.freq_dim))  # (B, width)
+        h = self.inp(x)
+        for conv in self.convs:
+            h = h + conv(F.silu(h + c[:, :, None, None]))  # residual, timestep added everywhere
+        return self.out(F.silu(h))
+
+
+def denoiser_loss(denoiser, frames, scheduler, batch_size: int, generator: torch.Generator):
+    """One ε-prediction loss on a random batch of `frames` (B, C, H, W): t ~ U{0..T-1}, MSE(ε̂, ε)."""
+    device = next(denoiser.parameters()).device
+    x0 = frames[torch.randint(0, len(frames), (batch_size,), generator=generator)]
+    noise = torch.randn(x0.shape, generator=generator)
+    timesteps = torch.randint(0, scheduler.config.num_train_timesteps, (batch_size,), generator=generator)
+    x_t = scheduler.add_noise(x0, noise, timesteps)  # x_t = sqrt(ᾱ_t) x_0 + sqrt(1 - ᾱ_t) ε
+    return F.mse_loss(denoiser(x_t.to(device), timesteps.to(device)), noise.to(device))
+
+
+def train_denoiser(denoiser, frames, scheduler, steps: int, batch_size: int, lr: float = 2e-3, seed: int = 0,
+                   progress: bool = True) -> list[float]:
+    """AdamW on denoiser_loss for `steps` steps (cosine-decayed learning rate); prints an estimated duration
+    first and shows a progress bar. Returns the loss of every step."""
+    from tqdm.auto import tqdm
+
+    optimizer = torch.optim.AdamW(denoiser.parameters(), lr=lr)
+    lr_decay = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, steps))
+    generator = torch.Generator().manual_seed(seed)
+    losses: list[float] = []
+
+    def step(_):
+        loss = denoiser_loss(denoiser, frames, scheduler, batch_size, generator)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        lr_decay.step()
+        losses.append(loss.item())
+
+    probe = min(3, max(0, steps - 1))
+    if probe:
+        estimate_seconds(step, steps, probe_steps=probe)  # these probe steps are real training steps
+    for i in tqdm(range(len(losses), steps), initial=len(losses), total=steps, desc="train", disable=not progress):
+        step(i)
+    return losses
+
+
+def save_denoiser(denoiser: TinyDenoiser, folder, **info) -> Path:
+    """Weights as safetensors + a config.json (the constructor's arguments and `info`, e.g. how it was trained)."""
+    from safetensors.torch import save_file
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    save_file({k: v.contiguous() for k, v in denoiser.state_dict().items()}, folder / "model.safetensors")
+    config = dict(width=denoiser.width, channels=denoiser.channels, freq_dim=denoiser.freq_dim, **info)
+    (folder / "config.json").write_text(json.dumps(config, indent=1) + "\n")
+    return folder
+
+
+def load_denoiser(folder=LESSON4_DENOISER, device="cpu") -> tuple[TinyDenoiser, dict]:
+    """The denoiser saved by save_denoiser (default: lesson 4's pre-trained one) and its config."""
+    from safetensors.torch import load_file
+
+    folder = Path(folder)
+    if not (folder / "config.json").is_file():
+        raise FileNotFoundError(f"no denoiser in {folder}: run `python assets/train_lesson4_denoiser.py`")
+    config = json.loads((folder / "config.json").read_text())
+    denoiser = TinyDenoiser(config["width"], config["channels"], config["freq_dim"])
+    denoiser.load_state_dict(load_file(folder / "model.safetensors"))
+    return denoiser.to(device).eval(), config

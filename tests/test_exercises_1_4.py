@@ -7,15 +7,33 @@ import pytest
 import torch
 from einops import rearrange
 
-from minivdt.attention import spatial_attention
 from minivdt.exercises import lesson1, lesson2, lesson3, lesson4
 
 # (check, solution, plausible wrong answers)
+def _gap_to_block_centre(pos, radius, block):
+    centre = (np.asarray(block[:2]) + block[2:]) / 2
+    return np.linalg.norm(pos - centre, axis=-1) - radius  # distance to the block's centre, not its edge
+
+
+def _causal_temporal_without_mask(attn, x):
+    return rearrange(attn(rearrange(x, "b f n d -> (b n) f d")), "(b n) f d -> b f n d", b=x.shape[0])
+
+
+def _anticausal_temporal(attn, x):
+    flipped = x.flip(1)  # frame f then sees frames f..F-1: the future
+    return lesson3.solution_causal_temporal(attn, flipped).flip(1)
+
+
+def _causal_spatial(attn, x):
+    y = lesson3.solution_causal_temporal(attn, rearrange(x, "b f n d -> b n f d"))
+    return rearrange(y, "b n f d -> b f n d")  # causal over the tokens of a frame instead of over frames
+
+
 CASES = {
-    "surface_gap": (lesson1.check_surface_gap, lesson1.solution_surface_gap, [
-        lambda a, b, ra, rb: np.linalg.norm(a - b, axis=-1),  # forgot the radii
-        lambda a, b, ra, rb: np.sum((a - b) ** 2, axis=-1) - ra - rb,  # missing sqrt
-        lambda a, b, ra, rb: np.linalg.norm(a - b, axis=-1) - ra,  # one radius only
+    "gap_to_block": (lesson1.check_gap_to_block, lesson1.solution_gap_to_block, [
+        _gap_to_block_centre,
+        lambda pos, r, block: np.linalg.norm(pos - np.clip(pos, block[:2], block[2:]), axis=-1),  # forgot the radius
+        lambda pos, r, block: np.abs(pos - np.clip(pos, block[:2], block[2:])).sum(-1) - r,  # L1, wrong at corners
     ]),
     "contact_rate": (lesson1.check_contact_rate, lesson1.solution_contact_rate, [
         lambda c, s: {str(n): int(c[s == n].sum()) for n in np.unique(s)},  # counts, not fractions
@@ -28,38 +46,42 @@ CASES = {
         lambda x, p: rearrange(x, "b f c (h p1) (w p2) -> b f (w h) (p1 p2 c)", p1=p, p2=p),  # column-major tokens
         lambda x, p: x.reshape(x.shape[0], x.shape[1], -1, p * p * x.shape[2]),  # plain reshape
     ]),
-    "sincos_1d": (lesson2.check_sincos_1d, lesson2.solution_sincos_1d, [
-        lambda dim, pos: torch.cat([torch.cos(a := pos[:, None] / 10000 ** (torch.arange(dim // 2) / (dim / 2))),
-                                    torch.sin(a)], 1),  # cos before sin
-        lambda dim, pos: torch.cat([torch.sin(a := pos[:, None] / 10000 ** (torch.arange(dim // 2) / dim)),
-                                    torch.cos(a)], 1),  # frequencies over dim instead of dim/2
+    "tubelet_patchify": (lesson2.check_tubelet_patchify, lesson2.solution_tubelet_patchify, [
+        lambda x, t, p: rearrange(x, "b (f t) c (h p1) (w p2) -> b f (h w) (p1 p2 t c)", t=t, p1=p, p2=p),  # order
+        lambda x, t, p: rearrange(x, "b (t f) c (h p1) (w p2) -> b f (h w) (t p1 p2 c)", t=t, p1=p, p2=p),  # strided
+        lambda x, t, p: rearrange(x, "b (f t) c (h p1) (w p2) -> b (f h w) (t p1 p2 c)", t=t, p1=p, p2=p),  # flat
     ]),
-    "attention": (lesson3.check_attention, lesson3.solution_attention, [
-        lambda q, k, v: (q @ k.transpose(-2, -1) / q.shape[-1]).softmax(-1) @ v,  # scale 1/d, not 1/sqrt(d)
-        lambda q, k, v: (q @ k.transpose(-2, -1)).softmax(-1) @ v,  # no scale
-        lambda q, k, v: (q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])).softmax(-2) @ v,  # softmax over queries
+    "causal_attention": (lesson3.check_causal_attention, lesson3.solution_causal_attention, [
+        lambda q, k, v: (q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])).softmax(-1) @ v,  # no mask
+        lambda q, k, v: ((q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])).softmax(-1)
+                         * torch.ones(q.shape[-2], q.shape[-2]).tril()) @ v,  # masked after the softmax
+        lambda q, k, v: (q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])).masked_fill(
+            torch.ones(q.shape[-2], q.shape[-2], dtype=torch.bool).tril(-1), float("-inf")).softmax(-1) @ v,  # future
     ]),
-    "temporal": (lesson3.check_temporal, lesson3.solution_temporal, [
-        spatial_attention,  # the other axis
-        lambda attn, x: rearrange(attn(rearrange(x, "b f n d -> (b n) f d")), "(n b) f d -> b f n d",
-                                  b=x.shape[0]),  # inverse does not match the forward rearrange
+    "causal_temporal": (lesson3.check_causal_temporal, lesson3.solution_causal_temporal, [
+        _causal_temporal_without_mask,  # plain temporal attention sees the future
+        _anticausal_temporal,
+        _causal_spatial,
     ]),
     "flops": (lesson3.check_flops, lesson3.solution_flops, [
         lambda kind, B, F, N, D: lesson3.solution_flops(kind, B, F, N, D) / 2,  # multiply-adds, not FLOPs
         lambda kind, B, F, N, D: 2.0 * {"spatial": B * F * N, "temporal": B * N * F, "joint": B * F * N}[kind]
         * 4 * D * D,  # projections only
     ]),
-    "add_noise": (lesson4.check_add_noise, lesson4.solution_add_noise, [
-        lambda x0, n, ac, t: ac[t].view(-1, 1, 1, 1) * x0 + (1 - ac[t].view(-1, 1, 1, 1)) * n,  # missing sqrt
-        lambda x0, n, ac, t: ac[t].view(-1, 1, 1, 1).sqrt() * x0 + n,  # noise not scaled
+    "renoise": (lesson4.check_renoise, lesson4.solution_renoise, [
+        lambda xs, n, ac, s, t: ac[t].view(-1, 1, 1, 1).sqrt() * xs + (1 - ac[t].view(-1, 1, 1, 1)).sqrt() * n,
+        lambda xs, n, ac, s, t: (ac[t] - ac[s]).abs().view(-1, 1, 1, 1).sqrt() * xs
+        + (1 - (ac[t] - ac[s]).abs().view(-1, 1, 1, 1)).sqrt() * n,  # difference instead of ratio
+        lambda xs, n, ac, s, t: (ac[t] / ac[s]).view(-1, 1, 1, 1).sqrt() * xs + n,  # noise not scaled
     ]),
     "predict_x0": (lesson4.check_predict_x0, lesson4.solution_predict_x0, [
         lambda xt, eps, ab: (xt - (1 - ab) * eps) / ab,  # missing sqrt
         lambda xt, eps, ab: xt - (1 - ab).sqrt() * eps,  # forgot to divide
     ]),
-    "velocity": (lesson4.check_velocity, lesson4.solution_velocity, [
-        lambda x0, n, ab: ab.sqrt() * x0 - (1 - ab).sqrt() * n,  # roles swapped
-        lambda x0, n, ab: ab.sqrt() * n + (1 - ab).sqrt() * x0,  # wrong sign
+    "from_v": (lesson4.check_from_v, lesson4.solution_from_v, [
+        lambda xt, v, ab: (ab.sqrt() * xt + (1 - ab).sqrt() * v, (1 - ab).sqrt() * xt - ab.sqrt() * v),  # signs
+        lambda xt, v, ab: ((1 - ab).sqrt() * xt - ab.sqrt() * v, ab.sqrt() * xt + (1 - ab).sqrt() * v),  # swapped
+        lambda xt, v, ab: ab.sqrt() * xt - (1 - ab).sqrt() * v,  # x0 only, not a pair
     ]),
 }
 
@@ -85,17 +107,23 @@ def _not_implemented(*args):
     raise NotImplementedError
 
 
-def test_unattempted_exercise_falls_back_to_solution(capsys):
-    assert lesson1.run_exercise(lesson2.check_patchify_reshape, _not_implemented,
-                                lesson2.solution_patchify_reshape) is False
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_unattempted_exercise_says_still_open_and_returns_the_solution(name, capsys):
+    check, solution, _ = CASES[name]
+    assert lesson1.run_exercise(check, _not_implemented, solution) is solution
     out = capsys.readouterr().out
-    assert "not attempted yet" in out and "Correct" in out
-    assert lesson1.run_exercise(lesson2.check_patchify_reshape, lambda x, p: None,
-                                lesson2.solution_patchify_reshape) is False
-    assert lesson1.run_exercise(lesson2.check_patchify_reshape, lesson2.solution_patchify_reshape,
-                                lesson2.solution_patchify_reshape) is True
+    assert lesson1.STILL_OPEN in out and "Correct" not in out
+    assert lesson1.run_exercise(check, lambda *args: None, solution) is solution
+    assert lesson1.STILL_OPEN in capsys.readouterr().out
+
+
+def test_attempted_exercise_returns_the_students_function(capsys):
+    mine = lambda x, p: lesson2.solution_patchify_reshape(x, p)  # noqa: E731  (a right answer of the student)
+    assert lesson1.run_exercise(lesson2.check_patchify_reshape, mine, lesson2.solution_patchify_reshape) is mine
+    out = capsys.readouterr().out
+    assert "Correct" in out and lesson1.STILL_OPEN not in out
 
 
 def test_wrong_attempt_is_not_replaced_by_the_solution():
     with pytest.raises(AssertionError, match="Hint"):
-        lesson1.run_exercise(lesson4.check_add_noise, CASES["add_noise"][2][0], lesson4.solution_add_noise)
+        lesson1.run_exercise(lesson4.check_renoise, CASES["renoise"][2][0], lesson4.solution_renoise)

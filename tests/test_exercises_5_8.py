@@ -5,18 +5,38 @@ import pytest
 import torch
 
 from minivdt.exercises import lesson5, lesson6, lesson7, lesson8
-from minivdt.exercises.lesson1 import NotAttempted
+from minivdt.attention import joint_attention, spatial_attention
+from minivdt.exercises.lesson1 import STILL_OPEN, NotAttempted
 from minivdt.masks import make_mask
 from minivdt.model import modulate
 
+def _joint_block(block, x, c, attend, gated=True, residual_from_norm=False):
+    shift_a, scale_a, gate_a, shift_m, scale_m, gate_m = block.adaLN_modulation(c)[:, None, None].chunk(6, dim=-1)
+    if not gated:
+        gate_a = gate_m = 1.0
+    base = block.norm1(x) if residual_from_norm else x
+    x = base + gate_a * attend(block.attn, modulate(block.norm1(x), shift_a, scale_a))
+    return x + gate_m * block.mlp(modulate(block.norm2(x), shift_m, scale_m))
+
+
+def _joint_block_spatial(block, x, c):
+    return _joint_block(block, x, c, spatial_attention)
+
+
+def _joint_block_ungated(block, x, c):
+    return _joint_block(block, x, c, joint_attention, gated=False)
+
+
+def _joint_block_residual_from_norm(block, x, c):
+    return _joint_block(block, x, c, joint_attention, residual_from_norm=True)
+
+
 # (check, solution, plausible wrong answers)
 CASES = {
-    "gated_branch": (lesson5.check_gated_branch, lesson5.solution_gated_branch, [
-        lambda x, branch, norm, shift, scale, gate: gate * branch(modulate(norm(x), shift, scale)),
-        lambda x, branch, norm, shift, scale, gate: norm(x) + gate * branch(
-            modulate(norm(x), shift, scale)),  # residual from the normalised x
-        lambda x, branch, norm, shift, scale, gate: x + gate * branch(
-            modulate(x, shift, scale)),  # forgot the norm
+    "joint_block_forward": (lesson5.check_joint_block_forward, lesson5.solution_joint_block_forward, [
+        _joint_block_spatial,  # spatial attention: frames never mix
+        _joint_block_ungated,  # gates forgotten
+        _joint_block_residual_from_norm,  # residual added to the normalised x
     ]),
     "adaln_params": (lesson5.check_adaln_params, lesson5.solution_adaln_params, [
         lambda D, mode: 6 * D * D + 6 * D,  # always 6 chunks (DiT's block)
@@ -49,6 +69,14 @@ CASES = {
         lambda p, n: p[:, 1:] + (p[:, :1] - p[:, 1:]) * np.arange(1, n + 1)[None, :, None, None],  # reversed
         lambda p, n: np.repeat(p[:, 1:], n, axis=1),  # copy last position
     ]),
+    "extrapolate_with_gravity": (lesson8.check_extrapolate_with_gravity, lesson8.solution_extrapolate_with_gravity, [
+        lambda p, n, g: lesson8.solution_extrapolate(p, n),  # gravity ignored
+        lambda p, n, g: lesson8.solution_extrapolate(p, n) + np.array([0.0, g]) * (np.arange(1, n + 1) ** 2 / 2)[
+            None, :, None, None],  # continuous-time k²/2 with a velocity that already lags half a frame
+        lambda p, n, g: lesson8.solution_extrapolate(p, n) - np.array([0.0, g]) * (
+            np.arange(1, n + 1) * np.arange(2, n + 2) / 2)[None, :, None, None],  # falls up
+        lambda p, n, g: lesson8.solution_extrapolate_with_gravity(p, n, 0.8),  # a constant, not the argument
+    ]),
     "fit_log_linear": (lesson8.check_fit_log_linear, lesson8.solution_fit_log_linear, [
         lambda g, q: tuple(np.polyfit(np.log(g), q, 1)),  # natural log
         lambda g, q: tuple(np.polyfit(g, q, 1)),  # no log
@@ -78,9 +106,10 @@ def _stub(*args, **kwargs):
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
-def test_unattempted_falls_back_to_solution(name, capsys):
+def test_unattempted_says_still_open_and_uses_the_solution(name, capsys):
     check, solution, _ = CASES[name]
     with pytest.raises(NotAttempted):
         check(_stub)
-    assert lesson5.run_exercise(check, _stub, solution) is False
-    assert "not attempted yet" in capsys.readouterr().out.lower()
+    assert lesson5.run_exercise(check, _stub, solution) is solution
+    out = capsys.readouterr().out
+    assert STILL_OPEN in out and "Correct" not in out

@@ -33,38 +33,48 @@ def call_answer(answer, *args, **kwargs):
     return out
 
 
-def run_exercise(check, answer, solution) -> bool:
-    """Run `check(answer)`; if the exercise is not attempted yet, say so loudly and check the solution instead.
+STILL_OPEN = "(solution used — exercise still open)"
 
-    Returns True when the student's own answer passed. A wrong (attempted) answer raises AssertionError."""
+
+def run_exercise(check, answer, solution):
+    """Check the student's `answer`; return the function later cells should use.
+
+    Attempted and right: prints "Correct: ..." and returns `answer`, so the student's own code is used downstream.
+    Attempted and wrong: raises AssertionError with a hint. Not attempted yet (the stub still raises
+    NotImplementedError or returns None): prints STILL_OPEN and returns `solution`, so the notebook still runs."""
     try:
         check(answer)
-        return True
     except NotAttempted as error:
-        print(f"Exercise not attempted yet ({error}); showing the solution instead.")
-        check(solution)
-        return False
+        print(f"{STILL_OPEN}: {error}")
+        return solution
+    return answer
 
 
 # --------------------------------------------------------------------------------------------------
-#                                  Exercise 1: the gap between two balls
+#                                  Exercise 1: the gap between a ball and the block
 # --------------------------------------------------------------------------------------------------
 
 
-def solution_surface_gap(pos_a, pos_b, radius_a, radius_b):
-    """Distance between the surfaces of two balls: positions (..., 2) px, radii broadcastable -> (...) px."""
-    return np.linalg.norm(np.asarray(pos_a) - np.asarray(pos_b), axis=-1) - radius_a - radius_b
+def solution_gap_to_block(pos, radius, block):
+    """Gap between a ball's surface and a rectangle: pos (..., 2) px, radius broadcastable, block (4,) [x0, y0, x1,
+    y1] px -> (...) px. The nearest point of the rectangle is the centre clamped into it; negative means overlap."""
+    pos, block = np.asarray(pos, np.float64), np.asarray(block, np.float64)
+    nearest = np.clip(pos, block[:2], block[2:])  # (..., 2)
+    return np.linalg.norm(pos - nearest, axis=-1) - radius
 
 
-def check_surface_gap(answer) -> None:
+def check_gap_to_block(answer) -> None:
     rng = np.random.default_rng(1)
-    pos_a, pos_b = rng.uniform(0, 32, (16, 2)), rng.uniform(0, 32, (16, 2))
-    radius_a, radius_b = rng.uniform(2, 4, 16), rng.uniform(2, 4, 16)
-    mine = call_answer(answer, pos_a, pos_b, radius_a, radius_b)
-    check_close(np.asarray(mine, np.float64), solution_surface_gap(pos_a, pos_b, radius_a, radius_b),
-                name="surface_gap", atol=1e-6,
-                hint="Hint: Gap = centre distance (sqrt of the summed squared differences over the last axis) "
-                     "minus BOTH radii; it is negative when the balls overlap.")
+    block = np.array([12.0, 20.0, 20.0, 28.0])  # [x0, y0, x1, y1]
+    pos = np.concatenate([rng.uniform(0, 32, (24, 2)),  # anywhere: beside, above, at a corner
+                          [[16.0, 24.0], [16.0, 17.0], [9.0, 24.0], [23.0, 17.0]]])  # inside, above, left, corner
+    radius = rng.uniform(1.5, 3.5, len(pos))
+    mine = call_answer(answer, pos.copy(), radius.copy(), block.copy())
+    check_close(np.asarray(mine, np.float64), solution_gap_to_block(pos, radius, block), name="gap_to_block",
+                atol=1e-6,
+                hint="Hint: the nearest point of the block to the centre is the centre with x clamped into [x0, x1] "
+                     "and y into [y0, y1] (np.clip); the gap is the distance to that point minus the radius. Beside "
+                     "the block only one coordinate differs; at a corner both do.")
 
 
 # --------------------------------------------------------------------------------------------------

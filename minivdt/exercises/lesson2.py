@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import math
-
 import torch
+from einops import rearrange
 
 from minivdt.course import check_close
 from minivdt.exercises.lesson1 import call_answer, run_exercise  # noqa: F401  (re-exported for the notebook)
-from minivdt.tokens import get_1d_sincos_embed_from_positions, patchify
+from minivdt.tokens import patchify
 
 # --------------------------------------------------------------------------------------------------
 #                              Exercise 1: patchify with reshape / permute only
@@ -34,21 +33,23 @@ def check_patchify_reshape(answer) -> None:
 
 
 # --------------------------------------------------------------------------------------------------
-#                              Exercise 2: the 1-D sin-cos embedding
+#                              Exercise 2: tubelets (t x p x p patches across frames)
 # --------------------------------------------------------------------------------------------------
 
 
-def solution_sincos_1d(dim, positions):
-    """positions (M,) -> (M, dim): [sin(pos w_i) for i < dim/2, cos(pos w_i) for i < dim/2], w_i = 10000^(-2i/dim)."""
-    i = torch.arange(dim // 2, dtype=torch.float64)
-    omega = 1.0 / 10000 ** (2 * i / dim)  # (dim/2,)
-    angles = positions.double()[:, None] * omega[None]  # (M, dim/2)
-    return torch.cat([torch.sin(angles), torch.cos(angles)], dim=1).float()
+def solution_tubelet_patchify(x, tubelet, patch_size):
+    """(B, F, C, H, W) -> (B, F/t, N, t*p*p*C): each token is a t-frame, p x p tube (ViViT's tubelet embedding).
+    Tokens run row-major over the patch grid; features are ordered (t p1 p2 c), so t = 1 equals patchify."""
+    return rearrange(x, "b (f t) c (h p1) (w p2) -> b f (h w) (t p1 p2 c)", t=tubelet, p1=patch_size, p2=patch_size)
 
 
-def check_sincos_1d(answer) -> None:
-    positions = torch.arange(16)
-    mine = call_answer(answer, 32, positions)
-    check_close(mine, get_1d_sincos_embed_from_positions(32, positions), name="sincos_1d", atol=1e-5,
-                hint=f"Hint: Frequencies w_i = 1 / 10000^(2i/dim) for i = 0..dim/2-1 (so w_0 = 1, the fastest); "
-                     f"all the sines first, then all the cosines. Row 1 should start with sin(1) = {math.sin(1):.4f}.")
+def check_tubelet_patchify(answer) -> None:
+    x = torch.randn(2, 6, 3, 8, 12, generator=torch.Generator().manual_seed(0))  # (B, F, C, H, W)
+    hint = ("Hint: split F into (F/t, t), H into (H/p, p) and W into (W/p, p); tokens are (h w) within each group of t "
+            "frames, and each token lists its values frame by frame, then row by row, channels last: (t p1 p2 c).")
+    mine = call_answer(answer, x, 1, 4)
+    check_close(mine, patchify(x, 4), name="tubelet_patchify, t = 1 vs patchify", atol=0.0, hint=hint)
+    for tubelet, p in ((2, 4), (3, 2)):
+        mine = call_answer(answer, x, tubelet, p)
+        check_close(mine, solution_tubelet_patchify(x, tubelet, p), name=f"tubelet_patchify, t = {tubelet}, p = {p}",
+                    atol=0.0, hint=hint)

@@ -5,57 +5,82 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 from einops import rearrange
 
-from minivdt.attention import Attention, attention_flops, temporal_attention
+from minivdt.attention import Attention, attention_flops
 from minivdt.course import check_close
 from minivdt.exercises.lesson1 import call_answer, run_exercise  # noqa: F401  (re-exported for the notebook)
 
 # --------------------------------------------------------------------------------------------------
-#                              Exercise 1: scaled dot-product attention by hand
+#                              Exercise 1: causal attention by hand
 # --------------------------------------------------------------------------------------------------
 
 
-def solution_attention(q, k, v):
-    """softmax(q k^T / sqrt(d)) v on (..., L, d) tensors, the softmax written out (max-subtracted for stability)."""
+def solution_causal_attention(q, k, v):
+    """softmax(q k^T / sqrt(d) + M) v on (..., L, d), M = -inf above the diagonal: query i sees keys 0..i only."""
+    L, S = q.shape[-2], k.shape[-2]
     scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])  # (..., L, S)
+    future = torch.ones(L, S, dtype=torch.bool, device=q.device).triu(1)  # key j > query i
+    scores = scores.masked_fill(future, float("-inf"))
     scores = scores - scores.amax(dim=-1, keepdim=True)
     weights = scores.exp()
-    weights = weights / weights.sum(dim=-1, keepdim=True)  # each row sums to 1
+    weights = weights / weights.sum(dim=-1, keepdim=True)  # each row sums to 1 over the visible keys
     return weights @ v  # (..., L, d)
 
 
-def check_attention(answer) -> None:
+def check_causal_attention(answer) -> None:
     g = torch.Generator().manual_seed(0)
     q, k, v = (torch.randn(2, 3, 5, 16, generator=g) for _ in range(3))  # (B, heads, L, d)
     mine = call_answer(answer, q, k, v)
-    check_close(mine, torch.nn.functional.scaled_dot_product_attention(q, k, v), name="attention", atol=1e-5,
-                hint="Hint: scores = q @ k^T divided by sqrt(d) (d = q.shape[-1], not d itself), softmax over the LAST "
-                     "axis (the keys), then multiply by v.")
+    check_close(mine, F.scaled_dot_product_attention(q, k, v, is_causal=True), name="causal attention", atol=1e-5,
+                hint="Hint: query i may look at keys j <= i only: set the scores with j > i to -inf BEFORE the "
+                     "softmax (torch.triu(..., diagonal=1) marks them), so each row still sums to 1 over the "
+                     "visible keys. Zeroing weights after the softmax leaves rows that do not sum to 1.")
 
 
 # --------------------------------------------------------------------------------------------------
-#                              Exercise 2: temporal attention as a rearrange
+#                              Exercise 2: causal temporal attention, seen through the perturbation map
 # --------------------------------------------------------------------------------------------------
 
 
-def solution_temporal(attn, x):
-    """Each patch location attends across frames: (B, F, N, D) -> (B*N, F, D) -> attn -> (B, F, N, D)."""
+def solution_causal_temporal(attn, x):
+    """Temporal attention in which frame f sees frames 0..f only, with the weights of `attn` (an Attention layer):
+    (B, F, N, D) -> (B*N, F, D) -> causal multi-head attention -> (B, F, N, D)."""
     B = x.shape[0]
-    y = attn(rearrange(x, "b f n d -> (b n) f d"))  # (B*N, F, D)
+    seqs = rearrange(x, "b f n d -> (b n) f d")  # (B*N, F, D)
+    q, k, v = rearrange(attn.qkv(seqs), "s f (three h d) -> three s h f d", three=3, h=attn.num_heads)
+    y = solution_causal_attention(q, k, v)  # (B*N, h, F, D/h)
+    y = attn.proj(rearrange(y, "s h f d -> s f (h d)"))  # (B*N, F, D)
     return rearrange(y, "(b n) f d -> b f n d", b=B)
 
 
-def check_temporal(answer) -> None:
+def perturbation_map(fn, x, frame, token, eps=1.0):
+    """(F, N) bool: which outputs of fn (B, F, N, D) -> (B, F, N, D) change when x[0, frame, token] changes."""
+    moved = x.clone()
+    moved[0, frame, token] += eps
+    with torch.no_grad():
+        return (fn(moved) - fn(x)).abs().amax(-1)[0] > 1e-6
+
+
+def check_causal_temporal(answer) -> None:
     torch.manual_seed(0)
     attn = Attention(16, num_heads=2).eval()
-    x = torch.randn(2, 4, 6, 16, generator=torch.Generator().manual_seed(1))  # (B, F, N, D)
+    x = torch.randn(2, 6, 5, 16, generator=torch.Generator().manual_seed(1))  # (B, F, N, D)
+    hint = ("Hint: the sequences are the same as temporal attention's ('b f n d -> (b n) f d'); make q, k, v with "
+            "attn.qkv, split the heads, use your causal attention from Exercise 1, merge the heads, apply attn.proj "
+            "and rearrange back.")
     with torch.no_grad():
         mine = call_answer(answer, attn, x)
-        ref = temporal_attention(attn, x)
-    check_close(mine, ref, name="temporal attention", atol=1e-5,
-                hint="Hint: Temporal attention: one sequence per (batch, patch location), of length F: "
-                     "'b f n d -> (b n) f d', then the exact inverse. '(b f) n d' would be SPATIAL attention.")
+        check_close(mine, solution_causal_temporal(attn, x), name="causal temporal attention", atol=1e-5, hint=hint)
+    frame, token = 2, 3
+    changed = perturbation_map(lambda y: answer(attn, y), x, frame, token)
+    expected = torch.zeros_like(changed)
+    expected[frame:, token] = True  # the same patch location, this frame and every later one
+    if not torch.equal(changed, expected):
+        raise AssertionError(f"perturbing frame {frame}, token {token} changed {changed.nonzero().tolist()}; "
+                             f"only frames >= {frame} of token {token} should change. {hint}")
+    print("Correct: the perturbation reaches its own patch location, in this frame and later ones only.")
 
 
 # --------------------------------------------------------------------------------------------------

@@ -22,23 +22,27 @@ def _alpha_bar(alphas_cumprod, timesteps, like):
 
 
 # --------------------------------------------------------------------------------------------------
-#                              Exercise 1: the forward (noising) process
+#                              Exercise 1: more noise on an already noisy frame
 # --------------------------------------------------------------------------------------------------
 
 
-def solution_add_noise(x0, noise, alphas_cumprod, timesteps):
-    """x_t = sqrt(ᾱ_t) x_0 + sqrt(1 - ᾱ_t) ε, with one timestep per batch element."""
-    alpha_bar = _alpha_bar(alphas_cumprod, timesteps, x0)
-    return alpha_bar.sqrt() * x0 + (1 - alpha_bar).sqrt() * noise
+def solution_renoise(x_s, noise, alphas_cumprod, s, t):
+    """x_t from x_s for s < t (one timestep per batch element): x_t = sqrt(ᾱ_t/ᾱ_s) x_s + sqrt(1 - ᾱ_t/ᾱ_s) ε.
+    The forward process from s to t is the same kind of jump as from 0, with ᾱ_t/ᾱ_s = ∏_{s<r<=t} α_r."""
+    ratio = _alpha_bar(alphas_cumprod, t, x_s) / _alpha_bar(alphas_cumprod, s, x_s)  # (B, 1, 1, 1)
+    return ratio.sqrt() * x_s + (1 - ratio).sqrt() * noise
 
 
-def check_add_noise(answer) -> None:
+def check_renoise(answer) -> None:
     scheduler = make_scheduler("ddpm")
-    x0, noise, timesteps = _inputs()
-    mine = call_answer(answer, x0, noise, scheduler.alphas_cumprod, timesteps)
-    check_close(mine, scheduler.add_noise(x0, noise, timesteps), name="add_noise", atol=1e-5,
-                hint="Hint: x_t = sqrt(ᾱ_t) * x0 + sqrt(1 - ᾱ_t) * noise: both coefficients are SQUARE ROOTS (so the "
-                     "variance stays 1), and ᾱ_t must be reshaped to (B, 1, 1, 1) to broadcast over each image.")
+    x0, noise, _ = _inputs()
+    s, t = torch.tensor([0, 100, 300, 600]), torch.tensor([50, 400, 700, 999])
+    x_s = scheduler.add_noise(x0, torch.randn(x0.shape, generator=torch.Generator().manual_seed(5)), s)
+    mine = call_answer(answer, x_s, noise, scheduler.alphas_cumprod, s, t)
+    check_close(mine, solution_renoise(x_s, noise, scheduler.alphas_cumprod, s, t), name="renoise", atol=1e-5,
+                hint="Hint: x_s already holds sqrt(ᾱ_s) x0; to reach sqrt(ᾱ_t) x0 multiply it by sqrt(ᾱ_t / ᾱ_s), and "
+                     "add just enough fresh noise that the total variance is 1 again: sqrt(1 - ᾱ_t / ᾱ_s) ε. "
+                     "Using ᾱ_t alone would noise x0's signal twice.")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -62,20 +66,27 @@ def check_predict_x0(answer) -> None:
 
 
 # --------------------------------------------------------------------------------------------------
-#                              Exercise 3: the v-prediction target
+#                              Exercise 3: from a predicted v back to x_0 and ε
 # --------------------------------------------------------------------------------------------------
 
 
-def solution_velocity(x0, noise, alpha_bar):
-    """v = sqrt(ᾱ_t) ε - sqrt(1 - ᾱ_t) x_0 (Salimans & Ho 2022)."""
-    return alpha_bar.sqrt() * noise - (1 - alpha_bar).sqrt() * x0
+def solution_from_v(x_t, v, alpha_bar):
+    """(x̂_0, ε̂) from v = sqrt(ᾱ) ε - sqrt(1-ᾱ) x_0 and x_t = sqrt(ᾱ) x_0 + sqrt(1-ᾱ) ε (a rotation by an angle
+    whose cos is sqrt(ᾱ)): x̂_0 = sqrt(ᾱ) x_t - sqrt(1-ᾱ) v, ε̂ = sqrt(1-ᾱ) x_t + sqrt(ᾱ) v."""
+    a, b = alpha_bar.sqrt(), (1 - alpha_bar).sqrt()
+    return a * x_t - b * v, b * x_t + a * v
 
 
-def check_velocity(answer) -> None:
+def check_from_v(answer) -> None:
     scheduler = make_scheduler("ddpm", prediction_type="v_prediction")
     x0, noise, timesteps = _inputs(2)
     alpha_bar = _alpha_bar(scheduler.alphas_cumprod, timesteps, x0)
-    mine = call_answer(answer, x0, noise, alpha_bar)
-    check_close(mine, scheduler.get_velocity(x0, noise, timesteps), name="velocity", atol=1e-5,
-                hint="Hint: v = sqrt(ᾱ_t) * noise - sqrt(1 - ᾱ_t) * x0: the noise gets the sqrt(ᾱ) coefficient, x0 the "
-                     "sqrt(1-ᾱ) one, and x0's term is SUBTRACTED.")
+    x_t = scheduler.add_noise(x0, noise, timesteps)
+    v = scheduler.get_velocity(x0, noise, timesteps)
+    mine = call_answer(answer, x_t, v, alpha_bar)
+    if not isinstance(mine, (tuple, list)) or len(mine) != 2:
+        raise AssertionError(f"from_v must return a pair (x0_hat, eps_hat), got {type(mine).__name__}")
+    hint = ("Hint: write x_t and v as two equations in x0 and ε. With a = sqrt(ᾱ), b = sqrt(1-ᾱ) and a² + b² = 1, "
+            "a x_t - b v eliminates ε and b x_t + a v eliminates x0 — no division needed.")
+    check_close(mine[0], x0, name="x0_hat", atol=1e-4, hint=hint)
+    check_close(mine[1], noise, name="eps_hat", atol=1e-4, hint=hint)

@@ -3,39 +3,42 @@
 from __future__ import annotations
 
 import torch
-from torch import nn
 
+from minivdt.attention import joint_attention
 from minivdt.course import check_close
 from minivdt.exercises.lesson1 import call_answer, run_exercise  # noqa: F401  (re-exported for the notebook)
 from minivdt.model import ADALN_CHUNKS, VDTBlock, modulate
 
 # --------------------------------------------------------------------------------------------------
-#                              Exercise 1: one gated residual branch (adaLN-Zero)
+#                              Exercise 1: the forward pass of a joint-attention block
 # --------------------------------------------------------------------------------------------------
 
 
-def solution_gated_branch(x, branch, norm, shift, scale, gate):
-    """x + gate * branch(modulate(norm(x), shift, scale)): a pre-norm residual branch whose gate starts at zero."""
-    return x + gate * branch(modulate(norm(x), shift, scale))
+def solution_joint_block_forward(block, x, c):
+    """VDTBlock(attention_mode="joint").forward without cross-attention: 6 adaLN chunks, two gated branches —
+    one attention over all F*N tokens, then the MLP."""
+    shift_msa, scale_msa, gate_msa, shift_mlp, scale_mlp, gate_mlp = \
+        block.adaLN_modulation(c)[:, None, None].chunk(6, dim=-1)  # each (B, 1, 1, D)
+    x = x + gate_msa * joint_attention(block.attn, modulate(block.norm1(x), shift_msa, scale_msa))
+    return x + gate_mlp * block.mlp(modulate(block.norm2(x), shift_mlp, scale_mlp))  # (B, F, N, D)
 
 
-def check_gated_branch(answer) -> None:
+def check_joint_block_forward(answer) -> None:
     torch.manual_seed(0)
-    D = 8
-    branch = nn.Sequential(nn.Linear(D, 2 * D), nn.GELU(), nn.Linear(2 * D, D))
-    norm = nn.LayerNorm(D, elementwise_affine=False, eps=1e-6)
+    D = 16
+    block = VDTBlock(D, num_heads=2, attention_mode="joint").eval()
     g = torch.Generator().manual_seed(1)
-    x = torch.randn(2, 3, 5, D, generator=g) * 3 + 1  # (B, F, N, D), not already normalised
-    shift, scale, gate = (torch.randn(2, 1, 1, D, generator=g) for _ in range(3))  # each (B, 1, 1, D)
-    hint = ("Hint: normalise x, modulate it with (shift, scale), run the branch, multiply by gate, and ADD the "
-            "result to the un-normalised x (the residual).")
-    with torch.no_grad():
-        mine = call_answer(answer, x, branch, norm, shift, scale, gate)
-        check_close(mine, solution_gated_branch(x, branch, norm, shift, scale, gate), name="gated branch",
-                    atol=1e-5, hint=hint)
-        zero = torch.zeros_like(gate)
-        check_close(call_answer(answer, x, branch, norm, shift, scale, zero), x, name="gated branch, gate = 0",
-                    atol=1e-6, hint="Hint: with gate = 0 the branch must be exactly the identity (adaLN-Zero).")
+    with torch.no_grad():  # a trained-looking block: adaLN-Zero would make every answer return x
+        block.adaLN_modulation[-1].weight.normal_(0, 0.1, generator=g)
+        block.adaLN_modulation[-1].bias.normal_(0, 0.1, generator=g)
+        x = torch.randn(2, 3, 4, D, generator=g)  # (B, F, N, D)
+        c = torch.randn(2, D, generator=g)
+        mine = call_answer(answer, block, x, c)
+        check_close(mine, block(x, c), name="joint block forward", atol=1e-5,
+                    hint="Hint: a joint block has two branches, so adaLN_modulation(c) splits into 6 chunks "
+                         "(shift, scale, gate for attention, then for the MLP), each reshaped to (B, 1, 1, D). The "
+                         "attention branch uses joint_attention (all F*N tokens in one sequence), and each branch "
+                         "adds gate * branch(modulate(norm(x), shift, scale)) to the un-normalised x.")
 
 
 # --------------------------------------------------------------------------------------------------

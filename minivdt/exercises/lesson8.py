@@ -34,7 +34,41 @@ def check_extrapolate(answer) -> None:
 
 
 # --------------------------------------------------------------------------------------------------
-#                              Exercise 2: quality against log-compute
+#                              Exercise 2: extrapolation that knows gravity
+# --------------------------------------------------------------------------------------------------
+
+
+def solution_extrapolate_with_gravity(last_two, num_future, gravity):
+    """Positions (B, 2, K, 2) of the last two given frames -> (B, num_future, K, 2) in free fall: the last
+    displacement is the velocity over the last frame, and every frame adds `gravity` (px/frame², +y is down) to it,
+    so step k moves k v + gravity k (k + 1) / 2. Exact for a ball in flight; blind to floors and collisions."""
+    last_two = np.asarray(last_two, dtype=np.float64)
+    velocity = last_two[:, 1:] - last_two[:, :1]  # (B, 1, K, 2) px per frame
+    k = np.arange(1, num_future + 1, dtype=np.float64)[None, :, None, None]  # (1, num_future, 1, 1)
+    fall = np.array([0.0, gravity]) * k * (k + 1) / 2  # (1, num_future, 1, 2)
+    return last_two[:, 1:] + velocity * k + fall
+
+
+def check_extrapolate_with_gravity(answer) -> None:
+    gravity = 0.8  # px/frame²
+    # a free-flight parabola sampled at frames: the answer must continue it exactly
+    t = np.arange(8, dtype=np.float64)[None, :, None]  # (1, 8, 1)
+    start, velocity = np.array([[4.0, 3.0], [20.0, 10.0]]), np.array([[1.5, -4.0], [-0.5, 0.0]])  # (K, 2)
+    path = start + velocity * t[..., None] + 0.5 * np.array([0.0, gravity]) * t[..., None] ** 2  # (1, 8, K, 2)
+    mine = call_answer(answer, path[:, 1:3].copy(), 5, gravity)
+    check_close(np.asarray(mine, dtype=np.float64), path[:, 3:], name="free-fall extrapolation", atol=1e-6,
+                hint="Hint: gravity changes only y (+y is down). Over future frame j the displacement is v + j * "
+                     "gravity (v = last - before), so after k frames the ball has moved k v + gravity (1 + 2 + ... + "
+                     "k) = k v + gravity k (k + 1) / 2.")
+    rng = np.random.default_rng(0)
+    last_two = rng.uniform(4, 28, (3, 2, 2, 2))  # (B, 2, K, 2)
+    mine = call_answer(answer, last_two.copy(), 4, 0.3)
+    check_close(np.asarray(mine, dtype=np.float64), solution_extrapolate_with_gravity(last_two, 4, 0.3),
+                name="extrapolate_with_gravity", atol=1e-6, hint="Hint: use the `gravity` argument, not a constant.")
+
+
+# --------------------------------------------------------------------------------------------------
+#                              Exercise 3: quality against log-compute
 # --------------------------------------------------------------------------------------------------
 
 
