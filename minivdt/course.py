@@ -215,3 +215,34 @@ def load_denoiser(folder=LESSON4_DENOISER, device="cpu") -> tuple[TinyDenoiser, 
     denoiser = TinyDenoiser(config["width"], config["channels"], config["freq_dim"])
     denoiser.load_state_dict(load_file(folder / "model.safetensors"))
     return denoiser.to(device).eval(), config
+
+
+# --------------------------------------------------------------------------------------------------
+#                          Lesson 8: a scene from chosen start positions and velocities
+# --------------------------------------------------------------------------------------------------
+
+
+def simulate_scene(positions, velocities, present=(True, True, False), radius=3.0, block=None, config=None):
+    """Simulate and render one clip from a chosen start: positions and velocities (K, 2) in pixels and pixels per
+    frame (K = 3 ball slots: red agent, green target, blue), radius px (one or per ball), an optional block [x0, y0, x1, y1] px standing on the
+    floor. Returns (frames uint8 (F, H, W, 3), positions px (F, K, 2))."""
+    from .world import MAX_BALLS, WorldConfig, _simulate, render
+
+    cfg = config or WorldConfig()
+    S = cfg.size
+    positions, velocities = np.asarray(positions, np.float64), np.asarray(velocities, np.float64)
+    if positions.shape != (MAX_BALLS, 2) or velocities.shape != (MAX_BALLS, 2):
+        raise ValueError(f"positions and velocities must be ({MAX_BALLS}, 2) px, got {positions.shape} and "
+                         f"{velocities.shape}")
+    r = np.broadcast_to(np.asarray(radius, np.float64), (MAX_BALLS,)) / S  # (K,)
+    # start inside the walls and above the floor, as the scenarios do
+    pos = np.stack([np.clip(positions[:, 0] / S, r, 1 - r), np.clip(positions[:, 1] / S, r, cfg.floor_y - r)], -1)
+    rect = np.zeros((1, 1, 4)) if block is None else np.asarray(block, np.float64).reshape(1, 1, 4) / S
+    state = dict(pos=pos[None], vel=velocities[None] / S, radius=r[None],
+                 present=np.asarray(present, bool)[None], rect=rect, rect_present=np.array([[block is not None]]),
+                 target=np.array([1]), target_is_obstacle=np.array([block is not None]))
+    sim_positions, _, _ = _simulate(state, cfg)
+    positions_px = (sim_positions[0] * S).astype(np.float32)
+    frames = render(positions_px, (r * S).astype(np.float32), state["present"][0],
+                    (rect[0] * S).astype(np.float32), cfg, obstacle_present=state["rect_present"][0])
+    return frames, positions_px

@@ -57,3 +57,19 @@ def test_bundled_lesson4_denoiser_loads():
     denoiser, config = course.load_denoiser()
     assert config["frame_size"] == 16 and config["prediction_type"] == "epsilon"
     assert course.LESSON4_DENOISER.joinpath("model.safetensors").stat().st_size < 2_000_000
+
+
+def test_simulate_scene_reproduces_a_simulated_clip():
+    from minivdt.world import make_clip
+
+    clip = make_clip("collide", seed=3)
+    block = clip.obstacles[0] if clip.obstacle_present[0] else None
+    frames, positions = course.simulate_scene(clip.positions[0], clip.velocities[0], clip.present, clip.radii, block)
+    assert frames.shape == clip.frames.shape and frames.dtype == clip.frames.dtype
+    assert abs(positions - clip.positions).max() < 1e-3
+    assert abs(frames.astype(int) - clip.frames).max() <= 1
+
+
+def test_simulate_scene_rejects_bad_shapes():
+    with pytest.raises(ValueError, match="positions and velocities"):
+        course.simulate_scene([[1, 2]], [[0, 0]])

@@ -7,6 +7,7 @@ import torch
 from minivdt.exercises import lesson5, lesson6, lesson7, lesson8
 from minivdt.attention import joint_attention, spatial_attention
 from minivdt.exercises.lesson1 import STILL_OPEN, NotAttempted
+from minivdt.diffusion import predict_x0
 from minivdt.masks import make_mask
 from minivdt.model import modulate
 
@@ -29,6 +30,32 @@ def _joint_block_ungated(block, x, c):
 
 def _joint_block_residual_from_norm(block, x, c):
     return _joint_block(block, x, c, joint_attention, residual_from_norm=True)
+
+
+def _shift(model, scheduler, video, other, mask, timestep, noise, to_x0=True, swap_cond=True, everywhere=False):
+    timesteps = torch.full((video.shape[0],), timestep, dtype=torch.long)
+    x_t = scheduler.add_noise(video, noise, timesteps)
+
+    def estimate(context, cond_context):
+        x_in = mask * x_t + (1 - mask) * context
+        prediction = model(x_in, timesteps, (1 - mask) * cond_context, mask)
+        return predict_x0(scheduler, prediction, x_in, timesteps) if to_x0 else prediction
+
+    with torch.no_grad():
+        moved = (estimate(video, video) - estimate(other, other if swap_cond else video)).abs()
+    return float(moved.mean() if everywhere else (moved * mask.expand_as(moved)).sum() / mask.expand_as(moved).sum())
+
+
+def _shift_raw_prediction(*args):
+    return _shift(*args, to_x0=False)
+
+
+def _shift_input_only(*args):
+    return _shift(*args, swap_cond=False)
+
+
+def _shift_over_everything(*args):
+    return _shift(*args, everywhere=True)
 
 
 # (check, solution, plausible wrong answers)
@@ -76,6 +103,11 @@ CASES = {
         lambda p, n, g: lesson8.solution_extrapolate(p, n) - np.array([0.0, g]) * (
             np.arange(1, n + 1) * np.arange(2, n + 2) / 2)[None, :, None, None],  # falls up
         lambda p, n, g: lesson8.solution_extrapolate_with_gravity(p, n, 0.8),  # a constant, not the argument
+    ]),
+    "context_shift": (lesson8.check_context_shift, lesson8.solution_context_shift, [
+        _shift_raw_prediction,  # compares ε̂, not x̂_0
+        _shift_input_only,  # swaps the context in x_in but not in cond
+        _shift_over_everything,  # averages over given elements too
     ]),
     "fit_log_linear": (lesson8.check_fit_log_linear, lesson8.solution_fit_log_linear, [
         lambda g, q: tuple(np.polyfit(np.log(g), q, 1)),  # natural log

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
+import torch
 
 from minivdt.course import check_close
+from minivdt.diffusion import make_scheduler, predict_x0
+from minivdt.masks import make_mask
+from minivdt.model import VDT
 from minivdt.exercises.lesson1 import call_answer, run_exercise  # noqa: F401  (re-exported for the notebook)
 
 # --------------------------------------------------------------------------------------------------
@@ -89,3 +93,55 @@ def check_fit_log_linear(answer) -> None:
                 name="(slope, intercept)", atol=1e-6,
                 hint="Hint: fit a degree-1 polynomial (np.polyfit(..., 1)) of quality against log10(gflops) (base 10, "
                      "not the natural log, and not gflops itself); polyfit returns the slope first.")
+
+
+# --------------------------------------------------------------------------------------------------
+#                              Exercise 4: does the context move the prediction?
+# --------------------------------------------------------------------------------------------------
+
+
+def solution_context_shift(model, scheduler, video, other, mask, timestep, noise):
+    """Mean |x̂_0(video) - x̂_0(video with other's given part)| over the generated elements, both from the same
+    noisy future: how much the model's estimate of the clean clip depends on what it is shown.
+    video, other, noise (B, F, C, H, W); mask (B, F, 1, H, W), 1 = generate; timestep an int."""
+    timesteps = torch.full((video.shape[0],), timestep, dtype=torch.long)
+    x_t = scheduler.add_noise(video, noise, timesteps)  # x_t = sqrt(ᾱ_t) x_0 + sqrt(1 - ᾱ_t) ε
+
+    def x0_hat(context):
+        x_in = mask * x_t + (1 - mask) * context  # the given part is clean, as in training and sampling
+        prediction = model(x_in, timesteps, (1 - mask) * context, mask)
+        return predict_x0(scheduler, prediction, x_in, timesteps)
+
+    with torch.no_grad():
+        moved = (x0_hat(video) - x0_hat(other)).abs()
+    generated = mask.expand_as(moved)
+    return float((moved * generated).sum() / generated.sum())
+
+
+def _context_case():
+    torch.manual_seed(0)
+    model = VDT(input_size=8, patch_size=4, num_frames=4, hidden_size=16, depth=1, num_heads=2,
+                prediction_type="epsilon").eval()  # ε: skipping predict_x0 must show
+    with torch.no_grad():  # a fresh VDT ignores its input (zero-initialised output): give it a trained look
+        for param in model.parameters():
+            if (param == 0).all():
+                param.normal_(0, 0.3, generator=torch.Generator().manual_seed(1))
+    g = torch.Generator().manual_seed(2)
+    video, other, noise = (torch.rand(2, 4, 3, 8, 8, generator=g) * 2 - 1 for _ in range(3))
+    mask = make_mask("predict", 2, 4, 8, 8, num_given=2, patch_size=4)
+    return model, make_scheduler("ddpm", prediction_type=model.config.prediction_type), video, other, mask, noise
+
+
+def check_context_shift(answer) -> None:
+    model, scheduler, video, other, mask, noise = _context_case()
+    hint = ("Hint: noise the clip once (x_t); build the model input twice, once with the clip's own given frames and "
+            "once with the other clip's (the given part of x_in AND the `cond` argument are the context), turn each "
+            "prediction into x̂_0 with minivdt.diffusion.predict_x0, and average |difference| over the GENERATED "
+            "elements only (mask == 1, all channels).")
+    for timestep in (100, 900):
+        mine = call_answer(answer, model, scheduler, video, other, mask, timestep, noise)
+        expected = solution_context_shift(model, scheduler, video, other, mask, timestep, noise)
+        if not np.isclose(float(mine), expected, rtol=1e-4, atol=1e-6):
+            raise AssertionError(f"context_shift at t = {timestep} is {float(mine):.5f} but expected "
+                                 f"{expected:.5f}. {hint}")
+    print("Correct: context_shift matches.")
