@@ -1,5 +1,6 @@
-"""A tool for the notebooks: lesson sizes picked from the hardware, seeding, checks that compare a student's work,
-training with an announced duration, and lesson 4's tiny pre-trained denoiser."""
+"""Notebook helpers — what every lesson shares: lesson sizes picked from the hardware, seeding, checks that compare
+a student's work, training with an announced duration, the bundled assets (the trained model the lessons load, the
+benchmark results they plot, lesson 4's tiny pre-trained denoiser) and lesson 8's scene simulator."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import os
 import random
 import tempfile
 import time
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -18,8 +20,6 @@ from torch import nn
 
 QUICK_ENV = "MINIVDT_QUICK"
 SIZES = ("quick", "cpu", "gpu")
-ASSETS = Path(__file__).resolve().parent.parent / "assets"
-LESSON4_DENOISER = ASSETS / "lesson4-denoiser"
 
 
 def lesson_size(env: dict | None = None, cuda: bool | None = None) -> str:
@@ -42,6 +42,7 @@ def _assets_dir() -> Path:
 
 ASSETS = _assets_dir()
 DEFAULT_CHECKPOINT = ASSETS / "vdt-cpu-tiny"
+LESSON4_DENOISER = ASSETS / "lesson4-denoiser"
 
 
 def default_checkpoint() -> Path:
@@ -226,7 +227,8 @@ def simulate_scene(positions, velocities, present=(True, True, False), radius=3.
     """Simulate and render one clip from a chosen start: positions and velocities (K, 2) in pixels and pixels per
     frame (K = 3 ball slots: red agent, green target, blue), radius px (one or per ball), an optional block [x0, y0, x1, y1] px standing on the
     floor. Returns (frames uint8 (F, H, W, 3), positions px (F, K, 2))."""
-    from .world import MAX_BALLS, WorldConfig, _simulate, render
+    from .render import render
+    from .world import MAX_BALLS, WorldConfig, _simulate
 
     cfg = config or WorldConfig()
     S = cfg.size
