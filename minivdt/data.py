@@ -147,6 +147,17 @@ class BallClips(torch.utils.data.Dataset):
             diff = {k: (meta.get(k), expected[k]) for k in expected if meta.get(k) != expected[k]}
             raise ValueError(f"cache file {self.cache} does not match the requested dataset "
                              f"(field: (cached, requested)) {diff}; delete it or pass another cache path")
-        if len(arrays["frames"]) != len(self):
-            raise ValueError(f"cache file {self.cache} is corrupt: {len(arrays['frames'])} clips, expected {len(self)}")
+        self._check_arrays(arrays)
         return ClipBatch(colors=BALL_COLORS.copy(), config=self.config, **arrays)
+
+    def _check_arrays(self, arrays: dict):
+        """Every cached array must have the clip count, frame count and frame size its metadata promises."""
+        N, F, S = len(self), self.config.num_frames, self.config.size
+        expected = {"frames": (N, F, S, S, 3), "positions": (N, F), "velocities": (N, F)}
+        for name, array in arrays.items():
+            want = expected.get(name, (N,))
+            if array.shape[:len(want)] != want:
+                raise ValueError(f"cache file {self.cache} is corrupt: {name} has shape {array.shape}, expected "
+                                 f"{want + ('...',) if len(want) < array.ndim else want}; delete it to regenerate")
+        if arrays["frames"].dtype != np.uint8:
+            raise ValueError(f"cache file {self.cache} is corrupt: frames are {arrays['frames'].dtype}, expected uint8")

@@ -8,6 +8,7 @@ import numpy as np
 import torch
 from diffusers import DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler
 
+from .checks import check_int, check_seed
 from .data import to_tensor, to_uint8
 from .masks import make_mask
 
@@ -186,6 +187,8 @@ def generate(model, frames: np.ndarray, task: str = "predict", num_given: int = 
     if frames.ndim != 5 or frames.shape[-1] != 3:
         raise ValueError(f"frames must be uint8 (B, F, H, W, 3), got shape {frames.shape}")
     B, F, H, W, _ = frames.shape
+    steps, batch_size = check_int("steps", steps, 1, 1000), check_int("batch_size", batch_size, 1)
+    seed = check_seed("seed", seed)
     device = next(model.parameters()).device
     noise_scheduler = make_scheduler(sampler, prediction_type=model.config.prediction_type)
     generator = torch.Generator().manual_seed(seed)

@@ -4,14 +4,33 @@
 One model trained on a mix of masks does prediction, backward prediction, interpolation, image-to-video,
 spatial completion and arbitrary spatio-temporal completion (VDT Sec. 3.2)."""
 
+import math
+
+import numpy as np
 import torch
+
+from .checks import check_int
 
 TASKS = ("unconditional", "predict", "backward", "interpolate", "image_to_video", "spatial_completion", "random")
 
 
 def _check_task(task):
-    if task not in TASKS:
+    if not isinstance(task, str) or task not in TASKS:
         raise ValueError(f"task must be one of {TASKS}, got {task!r}")
+
+
+def check_task_weights(name, weights):
+    """A non-empty dict task name -> finite weight >= 0, not all zero."""
+    if not isinstance(weights, dict) or not weights:
+        raise ValueError(f"{name} must be a non-empty dict of task name -> weight, got {weights!r}")
+    for task, w in weights.items():
+        if not isinstance(task, str) or task not in TASKS:
+            raise ValueError(f"{name} has unknown task {task!r}; valid tasks: {TASKS}")
+        if isinstance(w, (bool, np.bool_)) or not isinstance(w, (int, float, np.integer, np.floating)) \
+                or not (math.isfinite(w) and w >= 0):
+            raise ValueError(f"{name}[{task!r}] must be a finite number >= 0, got {w!r}")
+    if sum(weights.values()) <= 0:
+        raise ValueError(f"{name} must not all be zero, got {weights}")
 
 
 def _randint(low, high, generator):
@@ -26,10 +45,11 @@ def make_mask(task, batch, num_frames, height, width, num_given=8, patch_size=1,
     each end; image_to_video: frame 0; spatial_completion: one random rectangle generated in every frame;
     random: i.i.d. cells over (frame, patch) with a per-sample rate, at least one given and one generated."""
     _check_task(task)
-    for name, value in (("batch", batch), ("num_frames", num_frames), ("height", height), ("width", width),
-                        ("patch_size", patch_size)):
-        if not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive int, got {value!r}")
+    batch, num_frames, height, width, patch_size = (check_int(name, value, 1) for name, value in (
+        ("batch", batch), ("num_frames", num_frames), ("height", height), ("width", width), ("patch_size", patch_size)))
+    num_given = check_int("num_given", num_given)
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
     if height % patch_size or width % patch_size:
         raise ValueError(f"height and width must be divisible by patch_size={patch_size}, got {height}x{width}")
     B, F, gh, gw = batch, num_frames, height // patch_size, width // patch_size
@@ -45,9 +65,9 @@ def make_mask(task, batch, num_frames, height, width, num_given=8, patch_size=1,
             mask[:, F - num_given:] = 0
     elif task == "interpolate":
         k = max(1, num_given // 2)
-        if 2 * k >= F:
-            raise ValueError(f"num_given must leave frames to generate for 'interpolate' with num_frames={F}, "
-                             f"got {num_given}")
+        if num_given < 1 or 2 * k >= F:
+            raise ValueError(f"num_given must be in [1, {2 * ((F - 1) // 2) + 1}] for 'interpolate' with num_frames={F}"
+                             f" (num_given // 2 frames given at each end, at least one), got {num_given}")
         mask[:, :k] = 0
         mask[:, F - k:] = 0
     elif task == "image_to_video":
@@ -90,20 +110,14 @@ class TaskMix:
     """A weighted training mix of tasks, e.g. TaskMix({"predict": 3, "random": 1}); weights need not sum to 1."""
 
     def __init__(self, weights):
-        if not isinstance(weights, dict) or not weights:
-            raise ValueError(f"weights must be a non-empty dict of task name -> weight, got {weights!r}")
-        for task, w in weights.items():
-            _check_task(task)
-            if not w >= 0:
-                raise ValueError(f"weights must be >= 0, got {task}: {w}")
-        if sum(weights.values()) <= 0:
-            raise ValueError(f"weights must not all be zero, got {weights}")
+        check_task_weights("weights", weights)
         self.tasks = tuple(weights)
         self.probs = torch.tensor([float(weights[t]) for t in self.tasks])
         self.probs = self.probs / self.probs.sum()
 
     def sample(self, batch, generator=None):
         """A list of `batch` task names drawn with the mix's probabilities."""
+        batch = check_int("batch", batch, 1)
         idx = torch.multinomial(self.probs, batch, replacement=True, generator=generator)
         return [self.tasks[i] for i in idx.tolist()]
 

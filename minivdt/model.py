@@ -168,8 +168,10 @@ class VDTConfig:
         if self.hidden_size % self.num_heads or self.hidden_size % 4:
             raise ValueError(f"hidden_size must be divisible by num_heads={self.num_heads} and by 4, "
                              f"got {self.hidden_size}")
-        if self.mlp_ratio <= 0:
-            raise ValueError(f"mlp_ratio must be positive, got {self.mlp_ratio}")
+        if isinstance(self.mlp_ratio, bool) or not isinstance(self.mlp_ratio, (int, float)) \
+                or not math.isfinite(self.mlp_ratio) or int(self.hidden_size * self.mlp_ratio) < 1:
+            raise ValueError(f"mlp_ratio must be a finite number with int(hidden_size * mlp_ratio) >= 1 (an MLP at least "
+                             f"one unit wide), got {self.mlp_ratio!r} for hidden_size={self.hidden_size}")
         for name, valid in (("cond_mode", COND_MODES), ("attention_mode", ATTENTION_MODES),
                             ("prediction_type", PREDICTION_TYPES)):
             if getattr(self, name) not in valid:
@@ -226,6 +228,8 @@ class VDT(ModelMixin, ConfigMixin):
                     to the timestep embedding that drives every adaLN.
       "cross_attn": given pixels of x are zeroed; each block cross-attends to the embedded condition tokens.
     The fixed sin-cos pos_embed / temporal_embed are non-persistent buffers: not saved, rebuilt on load."""
+
+    max_timestep = 1000  # the diffusion schedules of diffusion.make_scheduler have T = 1000 steps
 
     @register_to_config
     def __init__(self, input_size=VDTConfig.input_size, patch_size=VDTConfig.patch_size,
@@ -287,12 +291,13 @@ class VDT(ModelMixin, ConfigMixin):
             nn.init.zeros_(layer.bias)
 
     def _check_inputs(self, x, timesteps, cond, mask):
+        """Shapes, dtypes and values of forward's inputs; x and cond come back in the weights' dtype."""
         cfg = self.cfg
         shape = f"(B, {cfg.num_frames}, {cfg.in_channels}, {cfg.height}, {cfg.width})"
         if not torch.is_tensor(x) or x.ndim != 5 or tuple(x.shape[1:]) != (cfg.num_frames, cfg.in_channels,
-                                                                          cfg.height, cfg.width):
+                                                                          cfg.height, cfg.width) or x.shape[0] < 1:
             got = tuple(x.shape) if torch.is_tensor(x) else type(x).__name__
-            raise ValueError(f"x must have shape {shape} (B, F, C, H, W), got {got}")
+            raise ValueError(f"x must have shape {shape} (B, F, C, H, W) with B >= 1, got {got}")
         B = x.shape[0]
         if not torch.is_tensor(cond) or cond.shape != x.shape:
             got = tuple(cond.shape) if torch.is_tensor(cond) else type(cond).__name__
@@ -301,12 +306,26 @@ class VDT(ModelMixin, ConfigMixin):
         if not torch.is_tensor(mask) or tuple(mask.shape) != expected_mask:
             got = tuple(mask.shape) if torch.is_tensor(mask) else type(mask).__name__
             raise ValueError(f"mask must have shape {expected_mask} (B, F, 1, H, W), got {got}")
+        dtype = next(self.parameters()).dtype  # under autocast the ops still pick their own precision
+        for name, value in (("x", x), ("cond", cond)):
+            if not value.is_floating_point():
+                raise TypeError(f"{name} must be a floating-point tensor (float32, float64, float16 or bfloat16), "
+                                f"got {value.dtype}")
+            if not torch.isfinite(value).all():
+                raise ValueError(f"{name} must be finite, got NaN or inf values")
+        if mask.is_complex() or ((mask != 0) & (mask != 1)).any():
+            raise ValueError("mask values must be 0 (given) or 1 (generate)")
         timesteps = torch.as_tensor(timesteps, device=x.device)
+        if timesteps.dtype == torch.bool or timesteps.is_complex():
+            raise TypeError(f"timesteps must be ints or floats, got {timesteps.dtype}")
         if timesteps.ndim == 0:
             timesteps = timesteps.expand(B)
         if tuple(timesteps.shape) != (B,):
             raise ValueError(f"timesteps must be a scalar or have shape ({B},), got {tuple(timesteps.shape)}")
-        return timesteps
+        if not (torch.isfinite(timesteps.float()) & (timesteps >= 0) & (timesteps <= self.max_timestep)).all():
+            raise ValueError(f"timesteps must be finite and in [0, {self.max_timestep}], "
+                             f"got {timesteps.float().min().item()}..{timesteps.float().max().item()}")
+        return x.to(dtype), timesteps, cond.to(dtype), mask
 
     def embed_tokens(self, embedder, video, mask_tokens):
         """(B, F, C, H, W) -> (B, F, N, D): patch embedding + mask embedding + space and time position embeddings."""
@@ -316,7 +335,7 @@ class VDT(ModelMixin, ConfigMixin):
     def forward(self, x, timesteps, cond, mask):
         """x (B, F, C, H, W) noisy video; timesteps (B,); cond = clean video * (1 - mask); mask (B, F, 1, H, W),
         1 = generate. Returns the prediction (ε, v or x_0) (B, F, C, H, W)."""
-        timesteps = self._check_inputs(x, timesteps, cond, mask)
+        x, timesteps, cond, mask = self._check_inputs(x, timesteps, cond, mask)
         B, F, C, H, W = x.shape
         mask = mask.to(x.dtype)
         x, c, context = self.condition(x, cond, mask, self.t_embedder(timesteps))  # (B, F, N, D), (B, D)

@@ -211,7 +211,9 @@ def load_tokenizer(path: str | os.PathLike, device: str | torch.device = "cpu") 
     """Load a tokenizer folder written by save_tokenizer (local folders only), with a clear error if broken."""
     path = _check_folder(path)
     try:
-        vae = AutoencoderKL.from_pretrained(path, low_cpu_mem_usage=False, local_files_only=True)
+        # safetensors only: a pickled .bin in the folder is never loaded
+        vae = AutoencoderKL.from_pretrained(path, low_cpu_mem_usage=False, local_files_only=True, use_safetensors=True)
     except Exception as error:  # safetensors/json/shape errors all mean the same thing to a user
-        raise ValueError(f"tokenizer {str(path)!r} is corrupt or does not match its config.json: {error}") from error
+        raise ValueError(f"tokenizer {str(path)!r} is corrupt or does not match its config.json: "
+                         f"{' '.join(str(error).split())[:300]}") from None
     return vae.to(device).eval()

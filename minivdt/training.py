@@ -9,11 +9,11 @@ pure function of `(seed, s)`, so `--resume` continues exactly where an interrupt
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import json
 import os
-import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,16 +27,19 @@ from diffusers.optimization import get_scheduler
 from diffusers.training_utils import EMAModel
 from tqdm.auto import tqdm
 
+from . import checkpoints
+from .checkpoints import CHECKPOINT_DIR, LOG_FILE, STATE_FILE, export_model, load_model, read_state  # noqa: F401
+from .checks import check_float, check_int, check_output, check_seed
 from .data import BallClips, to_tensor
-from .diffusion import make_scheduler, training_loss
-from .masks import TASKS, TaskMix
-from .model import PRESETS, VDT
+from .diffusion import LOSS_WEIGHTINGS, TIMESTEP_SAMPLINGS, make_scheduler, training_loss
+from .masks import TASKS, TaskMix, check_task_weights
+from .model import PRESETS, PREDICTION_TYPES, VDT
 from .tokenizer import downsample_factor, downsample_mask, encode_video, latent_geometry, load_tokenizer
 from .world import SCENARIOS, WorldConfig
 
-CHECKPOINT_DIR = "checkpoint"
-STATE_FILE = "state.pt"
-LOG_FILE = "log.jsonl"
+# Fields a resumed run may change: how long it runs, how often it saves and logs, and the learning rate (the
+# advice after a NaN stop is to resume with a lower one).
+RESUMABLE_CHANGES = ("max_steps", "time_budget_s", "out_dir", "checkpoint_every", "log_every", "learning_rate")
 
 DEFAULT_TASK_WEIGHTS = {
     # Forward prediction is the Physion readout, so it gets the largest share; the rest teach the one
@@ -84,17 +87,30 @@ class TrainConfig:
     tokenizer: str | None = None  # folder of a saved minivdt.tokenizer: diffuse its latents instead of pixels
 
     def __post_init__(self):
-        if self.model_preset not in PRESETS:
-            raise ValueError(f"model_preset must be one of {sorted(PRESETS)}, got {self.model_preset!r}")
-        for name, weight in self.task_weights.items():
-            if name not in TASKS:
-                raise ValueError(f"task_weights has unknown task {name!r}; valid tasks: {TASKS}")
-            if weight < 0:
-                raise ValueError(f"task_weights[{name!r}] must be >= 0, got {weight}")
-        if self.batch_size < 1 or self.max_steps < 0 or self.checkpoint_every < 1:
-            raise ValueError("batch_size and checkpoint_every must be >= 1 and max_steps >= 0")
-        if self.mixed_precision not in ("auto", "no", "bf16", "fp16"):
-            raise ValueError(f"mixed_precision must be 'auto', 'no', 'bf16' or 'fp16', got {self.mixed_precision!r}")
+        for name, valid in (("model_preset", tuple(PRESETS)), ("prediction_type", PREDICTION_TYPES),
+                            ("timestep_sampling", TIMESTEP_SAMPLINGS), ("loss_weighting", LOSS_WEIGHTINGS),
+                            ("mixed_precision", ("auto", "no", "bf16", "fp16"))):
+            if getattr(self, name) not in valid:
+                raise ValueError(f"{name} must be one of {valid}, got {getattr(self, name)!r}")
+        if not isinstance(self.model_overrides, dict):
+            raise TypeError(f"model_overrides must be a dict, got {type(self.model_overrides).__name__}")
+        self.scenarios = tuple(self.scenarios) if isinstance(self.scenarios, (list, tuple)) else self.scenarios
+        if not isinstance(self.scenarios, tuple) or not self.scenarios or any(s not in SCENARIOS for s in self.scenarios):
+            raise ValueError(f"scenarios must be a non-empty tuple of {SCENARIOS}, got {self.scenarios!r}")
+        check_task_weights("task_weights", self.task_weights)
+        for name, low in (("image_size", 16), ("num_frames", 2), ("num_train_clips", 1), ("batch_size", 1),
+                          ("warmup_steps", 0), ("max_steps", 0), ("checkpoint_every", 1), ("log_every", 1)):
+            check_int(name, getattr(self, name), low)
+        check_int("num_given", self.num_given, 1, self.num_frames - 1)
+        check_seed("seed", self.seed)
+        check_float("learning_rate", self.learning_rate, 0, low_open=True)
+        check_float("weight_decay", self.weight_decay, 0)
+        check_float("grad_clip", self.grad_clip, 0)
+        check_float("ema_decay", self.ema_decay, 0, 1)
+        if self.time_budget_s is not None:
+            check_float("time_budget_s", self.time_budget_s, 0, low_open=True)
+        if self.tokenizer is not None and not isinstance(self.tokenizer, (str, os.PathLike)):
+            raise TypeError(f"tokenizer must be a folder path or None, got {self.tokenizer!r}")
 
     def model_kwargs(self) -> dict:
         """Keyword arguments of the VDT this run trains."""
@@ -196,61 +212,42 @@ def load_training_videos(cfg: TrainConfig) -> torch.Tensor:
 def save_checkpoint(out_dir: Path, model: VDT, ema: EMAModel, optimizer, lr_scheduler, step: int, cfg: TrainConfig,
                     train_seconds: float = 0.0):
     """Write model, EMA model and optimizer state to `out_dir/checkpoint`, replacing it atomically."""
-    final = out_dir / CHECKPOINT_DIR
-    tmp = out_dir / (CHECKPOINT_DIR + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    model.save_pretrained(tmp / "model")
-    _ema_copy(model, ema).save_pretrained(tmp / "ema")
-    torch.save({
+    checkpoints.save_checkpoint(out_dir, model, _ema_copy(model, ema), {
         "step": step,
         "optimizer": optimizer.state_dict(),
         "lr_scheduler": lr_scheduler.state_dict(),
         "ema": ema.state_dict(),
         "train_config": dataclasses.asdict(cfg),
         "train_seconds": train_seconds,  # wall-clock training time over all sessions of this run
-    }, tmp / STATE_FILE)
-    old = out_dir / (CHECKPOINT_DIR + ".old")
-    shutil.rmtree(old, ignore_errors=True)
-    if final.exists():
-        final.rename(old)
-    tmp.rename(final)
-    shutil.rmtree(old, ignore_errors=True)
-
-
-def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> VDT:
-    """Load a saved VDT folder (or a run folder, taking its EMA weights), with a clear error if it is broken."""
-    path = Path(path)
-    if (path / CHECKPOINT_DIR / "ema").is_dir():
-        path = path / CHECKPOINT_DIR / "ema"
-    if not (path / "config.json").is_file():
-        raise FileNotFoundError(f"checkpoint {str(path)!r} has no config.json: expected a folder written by save_pretrained")
-    try:
-        model = VDT.from_pretrained(path, low_cpu_mem_usage=False)
-    except Exception as error:  # safetensors/json/shape errors all mean the same thing to a user
-        raise ValueError(f"checkpoint {str(path)!r} is corrupt or does not match its config.json: {error}") from error
-    return model.to(device).eval()
-
-
-def _read_state(ckpt: Path) -> dict:
-    try:
-        return torch.load(ckpt / STATE_FILE, map_location="cpu", weights_only=False)
-    except Exception as error:
-        raise ValueError(f"{ckpt / STATE_FILE} is missing or corrupt ({error})") from error
+    })
 
 
 def _load_state(out_dir: Path, cfg: TrainConfig):
     ckpt = out_dir / CHECKPOINT_DIR
-    state = _read_state(ckpt)
+    state = read_state(ckpt)
     # a field added to TrainConfig after the run started counts as unchanged while it holds its default
     defaults = dataclasses.asdict(TrainConfig())
     saved = {**defaults, **state["train_config"]}
     mine = dataclasses.asdict(cfg)
-    changed = [k for k in mine if k not in ("max_steps", "time_budget_s", "out_dir", "checkpoint_every", "log_every")
+    changed = [k for k in mine if k not in RESUMABLE_CHANGES
                and json.dumps(saved.get(k), default=str) != json.dumps(mine[k], default=str)]
     if changed:
-        raise ValueError(f"cannot resume {ckpt}: the training config differs in {changed}; "
-                         "resume with the same settings or start a new out_dir")
+        raise ValueError(f"cannot resume {ckpt}: the training config differs in {changed} (only {RESUMABLE_CHANGES} "
+                         "may change); resume with the same settings or start a new out_dir")
     return state
+
+
+def _set_learning_rate(optimizer, lr_scheduler, learning_rate: float):
+    """Give a resumed run a new base learning rate; the warm-up factor at the current step still applies."""
+    lr_scheduler.base_lrs = [learning_rate] * len(optimizer.param_groups)
+    for group, factor in zip(optimizer.param_groups, lr_scheduler.lr_lambdas):
+        group["initial_lr"] = learning_rate
+        group["lr"] = learning_rate * factor(lr_scheduler.last_epoch)
+    lr_scheduler._last_lr = [group["lr"] for group in optimizer.param_groups]
+
+
+def _all_finite(module: torch.nn.Module) -> bool:
+    return all(bool(torch.isfinite(p).all()) for p in module.parameters())
 
 
 # --------------------------------------------------------------------------------------------
@@ -271,8 +268,15 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True,
     """Train (or continue training) a VDT as `cfg` says; returns the final step and the losses of this call.
 
     `callback(step, ema_model, seconds)` is called every `callback_every` steps with the EMA weights,
-    e.g. to trace a learning curve.
+    e.g. to trace a learning curve. `resume=True` continues from `cfg.out_dir`'s checkpoint and is an error
+    if there is none. While it runs, the run folder is locked against a second training.
     """
+    if not isinstance(cfg, TrainConfig):
+        raise TypeError(f"cfg must be a TrainConfig (see make_train_config), got {type(cfg).__name__}")
+    check_int("callback_every", callback_every, 0)
+    if callback is not None and not callable(callback):
+        raise TypeError(f"callback must be callable, got {callback!r}")
+    check_output("out_dir", cfg.out_dir, "dir")
     # Tiny Adam moments of the zero-initialised adaLN layers can underflow into denormal floats, which x86 CPUs
     # handle very slowly; flushing them costs nothing.
     torch.set_flush_denormal(True)
@@ -281,13 +285,28 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True,
     # (PartialState) is kept, so this is safe under `accelerate launch`.
     AcceleratorState._reset_state()
     accelerator = Accelerator(mixed_precision=resolve_mixed_precision(cfg.mixed_precision))
-    out_dir = Path(cfg.out_dir)
-    if accelerator.is_main_process:
-        out_dir.mkdir(parents=True, exist_ok=True)
     if cfg.batch_size % accelerator.num_processes:
         raise ValueError(f"batch_size ({cfg.batch_size}) must be divisible by the number of processes "
                          f"({accelerator.num_processes})")
+    out_dir = Path(cfg.out_dir)
+    with contextlib.ExitStack() as stack:
+        if accelerator.is_main_process:
+            if resume and checkpoints.find_checkpoint(out_dir) is None:
+                raise FileNotFoundError(f"cannot resume: {out_dir} has no checkpoint; drop --resume (resume=False) "
+                                        "to start a new run there")
+            out_dir.mkdir(parents=True, exist_ok=True)
+            stack.enter_context(checkpoints.run_lock(out_dir))
+            found = checkpoints.recover_checkpoint(out_dir)  # under the lock: no other process is saving
+            if resume and found is None:
+                raise FileNotFoundError(f"cannot resume: {out_dir} has no checkpoint")
+            if not resume and found is not None:  # a new run would overwrite it at its first save
+                raise FileExistsError(f"{out_dir} already holds a checkpoint: pass --resume (resume=True) to continue "
+                                      "it, or choose another out_dir for a new run")
+        accelerator.wait_for_everyone()
+        return _train(cfg, accelerator, out_dir, resume, progress, callback, callback_every)
 
+
+def _train(cfg, accelerator, out_dir, resume, progress, callback, callback_every) -> TrainResult:
     torch.manual_seed(cfg.seed)  # weight initialisation: identical on every process
     model = VDT(**cfg.model_kwargs())
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
@@ -296,18 +315,26 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True,
     noise_scheduler = make_scheduler("ddpm", prediction_type=cfg.prediction_type)
 
     start_step, seconds_before = 0, 0.0
-    if resume and (out_dir / CHECKPOINT_DIR / STATE_FILE).exists():
+    if resume:
         state = _load_state(out_dir, cfg)
-        model = VDT.from_pretrained(out_dir / CHECKPOINT_DIR / "model", low_cpu_mem_usage=False)
+        model = load_model(out_dir / CHECKPOINT_DIR / "model", expected=cfg.model_kwargs()).train()
         optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
         # The scheduler first: creating it writes the step-0 learning rate into the optimizer, which the
         # saved optimizer state must then overwrite (the other order resumes with a warm-up LR of 0).
         lr_scheduler = get_scheduler("constant_with_warmup", optimizer, num_warmup_steps=cfg.warmup_steps)
-        optimizer.load_state_dict(state["optimizer"])
-        lr_scheduler.load_state_dict(state["lr_scheduler"])
         ema = EMAModel(model.parameters(), decay=cfg.ema_decay, use_ema_warmup=True)
-        ema.load_state_dict(state["ema"])
+        try:
+            optimizer.load_state_dict(state["optimizer"])
+            lr_scheduler.load_state_dict(state["lr_scheduler"])
+            ema.load_state_dict(state["ema"])
+        except (ValueError, KeyError, TypeError, RuntimeError) as error:
+            raise checkpoints.CheckpointError(f"{out_dir / CHECKPOINT_DIR / STATE_FILE} does not match the model "
+                                              f"({checkpoints._one_line(error)[:200]})") from None
+        if state["train_config"].get("learning_rate") != cfg.learning_rate:
+            _set_learning_rate(optimizer, lr_scheduler, cfg.learning_rate)
         start_step, seconds_before = state["step"], state.get("train_seconds", 0.0)
+        if accelerator.is_main_process:
+            checkpoints.trim_log(out_dir, start_step)  # lines after the checkpoint would repeat their steps
 
     videos = load_training_videos(cfg)
     vae = None if cfg.tokenizer is None else load_tokenizer(cfg.tokenizer, accelerator.device)
@@ -315,11 +342,15 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True,
     ema.to(accelerator.device)
     raw_model = accelerator.unwrap_model(model)
 
+    def save(step, seconds):
+        if accelerator.is_main_process:
+            save_checkpoint(out_dir, raw_model, ema, optimizer, lr_scheduler, step, cfg, seconds)
+
     losses: list[float] = []
     t0 = time.perf_counter()
     bar = tqdm(range(start_step, cfg.max_steps), initial=start_step, total=cfg.max_steps,
                disable=not (progress and accelerator.is_local_main_process), desc="train")
-    done = start_step
+    done, saved, pending = start_step, start_step, None
     for step in bar:
         model.train()
         x0, mask, generator = make_batch(videos, cfg, step, accelerator.process_index, accelerator.num_processes, vae)
@@ -328,9 +359,15 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True,
             loss = training_loss(model, x0, mask, noise_scheduler, generator=generator,
                                  timestep_sampling=cfg.timestep_sampling, loss_weighting=cfg.loss_weighting)
         if not torch.isfinite(loss):
-            raise FloatingPointError(
-                f"training loss became {loss.item()} at step {step}; stopping. The last good checkpoint is kept "
-                f"in {out_dir / CHECKPOINT_DIR} (resume from it with a lower learning_rate).")
+            kept = (f"The checkpoint of step {saved} (the last whose weights gave a finite loss) is kept in "
+                    f"{out_dir / CHECKPOINT_DIR}; resume from it with a lower learning rate (and the same --preset "
+                    f"and options): minivdt train --resume --learning-rate {cfg.learning_rate / 10:g} --out {out_dir}") \
+                if saved else \
+                "No checkpoint was written; start again with a lower learning rate (--learning-rate)."
+            raise FloatingPointError(f"training loss became {loss.item()} at step {step}; stopping. {kept}")
+        if pending is not None:  # these weights just gave a finite loss: now they may replace the last checkpoint
+            save(*pending)
+            saved, pending = pending[0], None
         accelerator.backward(loss)
         if cfg.grad_clip:
             accelerator.clip_grad_norm_(model.parameters(), cfg.grad_clip)
@@ -350,20 +387,23 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True,
                 with open(out_dir / LOG_FILE, "a") as log:
                     log.write(json.dumps({"step": done, "loss": mean_loss, "lr": lr_scheduler.get_last_lr()[0],
                                           "seconds": round(total_seconds, 3)}) + "\n")
-            if done % cfg.checkpoint_every == 0:
-                save_checkpoint(out_dir, raw_model, ema, optimizer, lr_scheduler, done, cfg, total_seconds)
             if callback is not None and callback_every and done % callback_every == 0:
                 paused = time.perf_counter()
                 callback(done, _ema_copy(raw_model, ema), total_seconds)
                 t0 += time.perf_counter() - paused  # evaluation time is not training time
+        if done % cfg.checkpoint_every == 0:
+            pending = (done, total_seconds)  # saved once the next step's loss shows these weights are finite
         accelerator.wait_for_everyone()
         if cfg.time_budget_s is not None and elapsed >= cfg.time_budget_s:
             break
     bar.close()
 
     seconds = time.perf_counter() - t0
-    if accelerator.is_main_process and done > start_step and done % cfg.checkpoint_every != 0:
-        save_checkpoint(out_dir, raw_model, ema, optimizer, lr_scheduler, done, cfg, seconds_before + seconds)
+    if done > saved:  # the last weights have no next loss to vouch for them: check them directly
+        if not _all_finite(raw_model):
+            raise FloatingPointError(f"the weights after step {done} are not finite; the checkpoint of step {saved} "
+                                     f"is kept in {out_dir / CHECKPOINT_DIR}; resume from it with a lower learning rate")
+        save(done, seconds_before + seconds)
     accelerator.wait_for_everyone()
     return TrainResult(step=done, losses=losses, seconds=seconds, out_dir=str(out_dir),
                        total_seconds=seconds_before + seconds)
@@ -379,30 +419,3 @@ def read_log(out_dir: str | os.PathLike) -> list[dict]:
     """The run's log lines (step, loss, lr, seconds)."""
     path = Path(out_dir) / LOG_FILE
     return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
-
-
-def export_model(run_dir: str | os.PathLike, dest: str | os.PathLike) -> Path:
-    """Copy a run's EMA weights to `dest` (a save_pretrained folder) with a training.json model card.
-
-    training.json records steps, wall-clock training seconds, the training config and the machine, which
-    `minivdt bench quality` reads to give its CNN baseline the same budget.
-    """
-    import platform
-
-    run_dir, dest = Path(run_dir), Path(dest)
-    state = _read_state(run_dir / CHECKPOINT_DIR)
-    model = load_model(run_dir)
-    model.save_pretrained(dest)
-    cfg = state["train_config"]
-    card = {
-        "steps": state["step"],
-        "train_seconds": round(state.get("train_seconds", 0.0), 1),
-        "num_train_clips": cfg["num_train_clips"],
-        "batch_size": cfg["batch_size"],
-        "train_config": cfg,
-        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
-                   f"{torch.get_num_threads()} threads",
-        "exported": time.strftime("%Y-%m-%d"),
-    }
-    (dest / "training.json").write_text(json.dumps(card, indent=1, default=str) + "\n")
-    return dest

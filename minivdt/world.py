@@ -9,6 +9,7 @@ with numpy over a batch of clips, so ten thousand clips take seconds.
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 from dataclasses import dataclass, field
 
@@ -51,6 +52,14 @@ class WorldConfig:
             raise ValueError(f"num_frames must be an int >= 2, got {self.num_frames!r}")
         if not isinstance(self.substeps, (int, np.integer)) or self.substeps < 1:
             raise ValueError(f"substeps must be a positive int, got {self.substeps!r}")
+        for name in ("gravity", "restitution", "friction", "floor_height"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
+                    or not math.isfinite(value):
+                raise ValueError(f"{name} must be a finite number, got {value!r}")
+        if not isinstance(self.radius_range, (tuple, list)) or len(self.radius_range) != 2 \
+                or not all(isinstance(r, (int, float)) and math.isfinite(r) for r in self.radius_range):
+            raise ValueError(f"radius_range must be two finite numbers (low, high), got {self.radius_range!r}")
         if not 0.0 <= self.restitution <= 1.0:
             raise ValueError(f"restitution must be in [0, 1], got {self.restitution!r}")
         if self.gravity < 0 or self.friction < 0:

@@ -10,6 +10,7 @@ import torch
 from safetensors.torch import load_file
 
 from minivdt import training
+from minivdt.checkpoints import read_state
 from minivdt.training import load_model, make_train_config, read_log, train
 
 
@@ -23,7 +24,7 @@ def test_smoke_run_writes_checkpoint_and_log(tmp_path):
     assert result.step == cfg.max_steps and len(result.losses) == cfg.max_steps
     assert all(torch.isfinite(torch.tensor(result.losses)))
     assert [line["step"] for line in read_log(tmp_path / "run")] == list(range(1, cfg.max_steps + 1))
-    state = torch.load(tmp_path / "run" / "checkpoint" / "state.pt", weights_only=False)
+    state = read_state(tmp_path / "run" / "checkpoint")
     assert state["step"] == cfg.max_steps
     model = load_model(tmp_path / "run")  # a run folder loads its EMA weights
     assert model.config.hidden_size == 32
@@ -46,7 +47,7 @@ def test_resume_continues_exactly(tmp_path):
     assert [line["step"] for line in log] == [1, 2, 3, 4]
     seconds = [line["seconds"] for line in log]
     assert seconds == sorted(seconds)  # training time counts on across the interruption
-    state = torch.load(tmp_path / "resumed" / "checkpoint" / "state.pt", weights_only=False)
+    state = read_state(tmp_path / "resumed" / "checkpoint")
     assert result.seconds < state["train_seconds"] <= result.total_seconds  # the first session's time is kept
 
 
@@ -55,6 +56,7 @@ def test_export_writes_model_and_training_card(tmp_path):
     dest = training.export_model(tmp_path / "run", tmp_path / "exported")
     card = json.loads((dest / "training.json").read_text())
     assert card["steps"] == 2 and card["train_seconds"] >= 0 and card["num_train_clips"] == 32
+    assert "diffusion_pytorch_model.safetensors" in (dest / "SHA256SUMS").read_text()  # verified on every load
     exported, from_run = load_model(dest), load_model(tmp_path / "run")
     for a, b in zip(exported.parameters(), from_run.parameters()):
         assert torch.equal(a, b)
@@ -70,9 +72,20 @@ def test_runs_with_different_precisions_in_one_process(tmp_path):
 
 def test_resume_refuses_a_different_config(tmp_path):
     train(make_train_config("smoke", out_dir=str(tmp_path / "run"), max_steps=2), progress=False)
-    changed = make_train_config("smoke", out_dir=str(tmp_path / "run"), max_steps=4, learning_rate=1.0)
-    with pytest.raises(ValueError, match="learning_rate"):
+    changed = make_train_config("smoke", out_dir=str(tmp_path / "run"), max_steps=4, weight_decay=0.1)
+    with pytest.raises(ValueError, match="weight_decay"):
         train(changed, resume=True, progress=False)
+
+
+def test_resume_accepts_a_new_learning_rate_and_records_it(tmp_path):
+    train(make_train_config("smoke", out_dir=str(tmp_path / "run"), max_steps=2), progress=False)
+    lowered = make_train_config("smoke", out_dir=str(tmp_path / "run"), max_steps=3, learning_rate=1e-5,
+                                checkpoint_every=1, log_every=2)
+    train(lowered, resume=True, progress=False)
+    state = read_state(tmp_path / "run" / "checkpoint")
+    assert state["train_config"]["learning_rate"] == 1e-5
+    assert [group["lr"] for group in state["optimizer"]["param_groups"]] == [1e-5]  # warm-up (1 step) is over
+    assert read_log(tmp_path / "run")[-1] == {**read_log(tmp_path / "run")[-1], "step": 3, "lr": 1e-5}
 
 
 def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path, monkeypatch):
@@ -82,13 +95,14 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path, monkeypatch):
     def loss_that_explodes(*args, **kwargs):
         calls["n"] += 1
         loss = real_loss(*args, **kwargs)
-        return loss * float("nan") if calls["n"] == 3 else loss
+        return loss * float("nan") if calls["n"] == 4 else loss
 
     monkeypatch.setattr(training, "training_loss", loss_that_explodes)
     cfg = make_train_config("smoke", out_dir=str(tmp_path / "run"), max_steps=4, checkpoint_every=2)
-    with pytest.raises(FloatingPointError, match="step 2.*last good checkpoint"):
+    # the checkpoint of step 2 is written once step 3's loss (computed with its weights) is finite
+    with pytest.raises(FloatingPointError, match="at step 3.*checkpoint of step 2.*--learning-rate"):
         train(cfg, progress=False)
-    state = torch.load(tmp_path / "run" / "checkpoint" / "state.pt", weights_only=False)
+    state = read_state(tmp_path / "run" / "checkpoint")
     assert state["step"] == 2
     assert all(torch.isfinite(t).all() for t in _weights(tmp_path / "run").values())
 
@@ -109,7 +123,10 @@ def test_mismatched_checkpoint_gives_clear_error(tmp_path):
     config = json.loads(config_path.read_text())
     config["hidden_size"] = 64  # the weights are for 32
     config_path.write_text(json.dumps(config))
-    with pytest.raises(ValueError, match="corrupt or does not match"):
+    with pytest.raises(ValueError, match="config.json is corrupt: its SHA-256 differs"):
+        load_model(tmp_path / "run")
+    (config_path.parent / "SHA256SUMS").unlink()  # an older checkpoint, without checksums: strict loading
+    with pytest.raises(ValueError, match="does not match its config.json.*shape"):
         load_model(tmp_path / "run")
 
 
@@ -145,7 +162,7 @@ def test_two_process_accelerate_run(tmp_path):
     done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "trained to step 4" in done.stdout
-    state = torch.load(out / "checkpoint" / "state.pt", weights_only=False)
+    state = read_state(out / "checkpoint")
     assert state["step"] == 4
     model = load_model(out)
     assert all(torch.isfinite(p).all() for p in model.parameters())

@@ -1,13 +1,18 @@
 """Application — the `minivdt` command: data previews, training, sampling, the demo and the benchmarks.
 
 Heavy imports (torch, diffusers) happen inside each subcommand so that `minivdt --help` is instant.
+Every argument is checked before any compute; an error is one line on stderr and a non-zero exit
+(MINIVDT_DEBUG=1 shows the traceback instead).
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
+
+from ..checks import MAX_SEED, check_float, check_int, check_output
 
 DESCRIPTION = """\
 minivdt: a small Video Diffusion Transformer (VDT) that learns to predict bouncing-ball physics.
@@ -18,6 +23,38 @@ for held-out clips of every scenario, writes a video and compares the result wit
 
 
 SAMPLERS = ("ddpm", "ddim", "dpm")  # diffusion.SCHEDULERS, named here so that --help stays torch-free
+MAX_CLIPS = 100_000  # more clips than any run here needs; an absurd count would fail deep in an allocation
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (the usage is in --help)."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def _int(low, high=None):
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be an int in [{low}, {high or 'inf'}], got {text!r}") from None
+        try:
+            return check_int("value", value, low, high)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be an int in [{low}, {high or 'inf'}], got {value}") from None
+    return parse
+
+
+def _positive_float(text):
+    try:
+        return check_float("value", float(text), 0, low_open=True)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text!r}") from None
+
+
+POSITIVE = _int(1)
+SEED = _int(0, MAX_SEED)
 
 
 def _add_data(sub):
@@ -26,14 +63,15 @@ def _add_data(sub):
     data_sub = data.add_subparsers(dest="data_command", required=True)
     preview = data_sub.add_parser("preview", help="write a video and a frame grid of every scenario")
     preview.add_argument("--out", default="outputs/preview", help="folder for the videos and images")
-    preview.add_argument("--size", type=int, default=32, help="frame height and width in pixels (default 32)")
-    preview.add_argument("--frames", type=int, default=16, help="frames per clip (default 16)")
-    preview.add_argument("--seed", type=int, default=0, help="random seed of the first clip")
+    preview.add_argument("--size", type=_int(16, 512), default=32, help="frame height and width in pixels (default 32)")
+    preview.add_argument("--frames", type=_int(2, 256), default=16, help="frames per clip (default 16)")
+    preview.add_argument("--seed", type=SEED, default=0, help="random seed of the first clip")
     generate = data_sub.add_parser("generate", help="simulate a split and cache it as .npz")
     generate.add_argument("--split", choices=["train", "val", "test"], default="train")
-    generate.add_argument("--num-clips", type=int, default=4096, help="clips to simulate (train split only)")
-    generate.add_argument("--size", type=int, default=32)
-    generate.add_argument("--frames", type=int, default=16)
+    generate.add_argument("--num-clips", type=_int(1, MAX_CLIPS), default=4096,
+                          help="clips to simulate (train split only)")
+    generate.add_argument("--size", type=_int(16, 512), default=32)
+    generate.add_argument("--frames", type=_int(2, 256), default=16)
     generate.add_argument("--out", required=True, help="path of the .npz file to write")
 
 
@@ -44,14 +82,20 @@ def _add_train(sub):
                                        "Run under `accelerate launch` for several processes.")
     train.add_argument("--preset", default="cpu-tiny", help=from_preset)
     train.add_argument("--out", help="run folder for checkpoints and the log (default runs/<preset>)")
-    train.add_argument("--steps", type=int, help="total optimisation steps (overrides the preset)")
-    train.add_argument("--batch-size", type=int, help="global batch size (overrides the preset)")
+    train.add_argument("--steps", type=POSITIVE, help="total optimisation steps (overrides the preset)")
+    train.add_argument("--batch-size", type=_int(1, 4096), help="global batch size (overrides the preset)")
     train.add_argument("--cond-mode", choices=["concat", "adaln", "cross_attn"],
                        help="how the model sees the given frames (default: the preset's, concat)")
-    train.add_argument("--minutes", type=float, help="stop after this many minutes of training")
-    train.add_argument("--checkpoint-every", type=int, help="save a checkpoint every N steps")
-    train.add_argument("--seed", type=int, help="random seed")
-    train.add_argument("--resume", action="store_true", help="continue from the run folder's last checkpoint")
+    train.add_argument("--minutes", type=_positive_float, help="stop after this many minutes of training")
+    train.add_argument("--checkpoint-every", type=POSITIVE, help="save a checkpoint every N steps")
+    train.add_argument("--log-every", type=POSITIVE, help="write a log.jsonl line every N steps")
+    train.add_argument("--learning-rate", type=_positive_float,
+                       help="peak learning rate (overrides the preset; may be changed on --resume)")
+    train.add_argument("--seed", type=SEED, help="random seed")
+    train.add_argument("--resume", action="store_true",
+                       help="continue from the run folder's checkpoint (an error if there is none; without --resume a "
+                            "folder that holds a checkpoint is refused). --steps, --minutes, --checkpoint-every, "
+                            "--log-every and --learning-rate may differ from the first session")
 
 
 def _add_export(sub):
@@ -70,11 +114,11 @@ def _add_sample(sub):
     sample.add_argument("--task", default="predict", help="mask task: predict, backward, interpolate, "
                         "image_to_video, spatial_completion, random or unconditional")
     sample.add_argument("--scenario", default="mixed", help="drop, projectile, roll, collide or mixed")
-    sample.add_argument("--num-clips", type=int, default=4)
-    sample.add_argument("--steps", type=int, default=25, help="sampling steps")
+    sample.add_argument("--num-clips", type=_int(1, 1000), default=4)
+    sample.add_argument("--steps", type=_int(1, 1000), default=25, help="sampling steps")
     sample.add_argument("--sampler", choices=SAMPLERS, default=None,
                         help="diffusers scheduler used to sample (default: minivdt.diffusion.DEFAULT_SAMPLER)")
-    sample.add_argument("--seed", type=int, default=0)
+    sample.add_argument("--seed", type=SEED, default=0)
     sample.add_argument("--out", default="outputs/sample.mp4", help="video path (.mp4 or .gif)")
 
 
@@ -84,8 +128,8 @@ def _add_demo(sub):
                                       "held-out clips of every scenario, write a video and print the metrics "
                                       "next to the copy-last-frame and constant-velocity baselines.")
     demo.add_argument("--checkpoint", default=None, help="model folder (default: the bundled model in assets/)")
-    demo.add_argument("--num-clips", type=int, default=8, help="held-out clips per scenario")
-    demo.add_argument("--steps", type=int, default=25, help="sampling steps")
+    demo.add_argument("--num-clips", type=_int(1, 1000), default=8, help="held-out clips per scenario")
+    demo.add_argument("--steps", type=_int(1, 1000), default=25, help="sampling steps")
     demo.add_argument("--sampler", choices=SAMPLERS, default=None,
                       help="diffusers scheduler used to sample (default: minivdt.diffusion.DEFAULT_SAMPLER)")
     demo.add_argument("--out", default="outputs/demo", help="folder for the video and the metrics JSON")
@@ -101,26 +145,26 @@ def _add_bench(sub):
 
 
 def _add_baselines_args(parser):
-    parser.add_argument("--num-clips", type=int, default=64, help="test clips per scenario")
+    parser.add_argument("--num-clips", type=_int(1, MAX_CLIPS), default=64, help="test clips per scenario")
 
 
 def _add_common(parser):
     parser.add_argument("--quick", action="store_true", help="tiny sizes and few repeats (seconds; a smoke test)")
     parser.add_argument("--out", default="outputs/bench", help="folder for the JSON files and the plot")
     parser.add_argument("--md", default="BENCHMARKS.md", help="markdown report to (re)write")
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    parser.add_argument("--threads", type=_int(1, 1024), default=None, help="torch CPU threads (default: torch's choice)")
 
 
 def _add_quality_args(parser):
     parser.add_argument("--checkpoint", default=None, help="VDT model folder (default: the bundled model)")
-    parser.add_argument("--budget-s", type=float, default=None,
+    parser.add_argument("--budget-s", type=_positive_float, default=None,
                         help="CNN training seconds (default: train_seconds of the checkpoint's training.json)")
-    parser.add_argument("--num-clips", type=int, default=None, help="test clips per scenario (default 64)")
+    parser.add_argument("--num-clips", type=_int(1, MAX_CLIPS), default=None, help="test clips per scenario (default 64)")
     parser.add_argument("--scenarios", nargs="+", choices=["drop", "projectile", "roll", "collide", "mixed"], default=None)
-    parser.add_argument("--steps", type=int, default=None, help="sampling steps of the VDT (default 25, DDPM)")
-    parser.add_argument("--num-train-clips", type=int, default=None,
+    parser.add_argument("--steps", type=_int(1, 1000), default=None, help="sampling steps of the VDT (default 25, DDPM)")
+    parser.add_argument("--num-train-clips", type=_int(1, MAX_CLIPS), default=None,
                         help="CNN training clips (default: training.json's num_train_clips, else 4000)")
-    parser.add_argument("--curve-every-s", type=float, default=None,
+    parser.add_argument("--curve-every-s", type=_positive_float, default=None,
                         help="CNN learning-curve eval interval in training seconds (default budget / 8)")
     parser.add_argument("--vdt-curve", action="append", metavar="SECONDS:CHECKPOINT",
                         help="a VDT learning-curve point (repeatable)")
@@ -134,14 +178,14 @@ def _add_quality_args(parser):
 def _add_speed_args(parser):
     parser.add_argument("--sizes", nargs="+", default=None, help="model presets (default cpu-tiny VDT-S/4)")
     parser.add_argument("--device", default=None, help="cpu or cuda (default: the best available)")
-    parser.add_argument("--batch-size", type=int, default=None, help="training batch (default: per size)")
-    parser.add_argument("--sample-batch-size", type=int, default=None, help="sampling batch (default: per size)")
-    parser.add_argument("--repeats", type=int, default=None, help="timed repeats per variant (default 5)")
+    parser.add_argument("--batch-size", type=_int(1, 4096), default=None, help="training batch (default: per size)")
+    parser.add_argument("--sample-batch-size", type=_int(1, 4096), default=None, help="sampling batch (default: per size)")
+    parser.add_argument("--repeats", type=_int(1, 1000), default=None, help="timed repeats per variant (default 5)")
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory subprocesses")
 
 
 def _add_conditioning_args(parser):
-    parser.add_argument("--steps", type=int, default=None, help="training steps per mode (default 300)")
+    parser.add_argument("--steps", type=POSITIVE, default=None, help="training steps per mode (default 300)")
     parser.add_argument("--curves-out", default="assets/conditioning_curves.json", help="JSON file to write")
 
 
@@ -180,8 +224,7 @@ BENCH_COMMANDS = {
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="minivdt", description=DESCRIPTION,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = _Parser(prog="minivdt", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     _add_data(sub)
     _add_train(sub)
@@ -197,6 +240,7 @@ def _run_data(args):
     from ..world import WorldConfig
 
     config = WorldConfig(size=args.size, num_frames=args.frames)
+    check_output("--out", args.out, "dir" if args.data_command == "preview" else "file")
     if args.data_command == "preview":
         for path in write_preview(args.out, seed=args.seed, config=config):
             print(path)
@@ -211,9 +255,10 @@ def _run_data(args):
 def _run_train(args):
     from ..training import make_train_config, train
 
-    overrides = {"out_dir": args.out or f"runs/{args.preset}"}
+    overrides = {"out_dir": str(check_output("--out", args.out or f"runs/{args.preset}", "dir"))}
     for name, value in [("max_steps", args.steps), ("batch_size", args.batch_size), ("seed", args.seed),
-                        ("checkpoint_every", args.checkpoint_every)]:
+                        ("checkpoint_every", args.checkpoint_every), ("log_every", args.log_every),
+                        ("learning_rate", args.learning_rate)]:
         if value is not None:
             overrides[name] = value
     if args.minutes is not None:
@@ -229,6 +274,7 @@ def _run_train(args):
 def _run_export(args):
     from ..training import export_model
 
+    check_output("out", args.out, "dir")
     print(f"exported to {export_model(args.run, args.out)}")
 
 
@@ -236,6 +282,7 @@ def _run_sample(args):
     from ..diffusion import DEFAULT_SAMPLER
     from .demo import run_sample
 
+    check_output("--out", args.out, "file")
     run_sample(checkpoint=args.checkpoint, task=args.task, scenario=args.scenario, num_clips=args.num_clips,
                steps=args.steps, seed=args.seed, out=args.out, sampler=args.sampler or DEFAULT_SAMPLER)
 
@@ -244,11 +291,22 @@ def _run_demo(args):
     from ..diffusion import DEFAULT_SAMPLER
     from .demo import run_demo
 
+    check_output("--out", args.out, "dir")
     run_demo(checkpoint=args.checkpoint, num_clips=args.num_clips, steps=args.steps, out_dir=args.out,
              sampler=args.sampler or DEFAULT_SAMPLER)
 
 
 def _run_bench(args):
+    if args.bench_command != "baselines":
+        check_output("--out", args.out, "dir")
+        check_output("--md", args.md, "file")
+    for option in ("curves_out", "cnn_run"):
+        if getattr(args, option, None):
+            check_output("--" + option.replace("_", "-"), getattr(args, option), "file")
+    if getattr(args, "device", None) is not None:
+        from ..checks import check_device
+
+        check_device("--device", args.device)
     for target in BENCH_COMMANDS[args.bench_command][3]:
         module, function = target.split(":")
         getattr(importlib.import_module(module), function)(args)
@@ -260,9 +318,15 @@ def main(argv: list[str] | None = None) -> int:
                "demo": _run_demo, "bench": _run_bench}
     try:
         runners[args.command](args)
-    except (ValueError, TypeError, FileNotFoundError) as error:
-        print(f"minivdt {args.command}: error: {error}", file=sys.stderr)
-        return 2
+    except Exception as error:  # noqa: BLE001 (every failure is one line; MINIVDT_DEBUG=1 shows the traceback)
+        if os.environ.get("MINIVDT_DEBUG"):
+            raise
+        message = " ".join(str(error).split()) or type(error).__name__
+        expected = (ValueError, TypeError, OSError, FloatingPointError, RuntimeError)
+        if not isinstance(error, expected):  # most likely a bug: say what it was
+            message = f"{type(error).__name__}: {message} (MINIVDT_DEBUG=1 shows the traceback)"
+        print(f"minivdt {args.command}: error: {message}", file=sys.stderr)
+        return 2 if isinstance(error, (ValueError, TypeError, OSError)) else 1
     return 0
 
 

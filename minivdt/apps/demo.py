@@ -4,13 +4,13 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import torch
 
 from ..baselines import BASELINES, REFERENCES, vdt_predictor
 from ..course import default_checkpoint
+from ..checks import check_int, check_output, check_seed
 from ..data import clip_config, split_seeds
 from ..diffusion import DEFAULT_SAMPLER, generate
 from ..masks import TASKS
@@ -23,13 +23,14 @@ from ..world import SCENARIOS, make_clips
 def run_demo(checkpoint=None, num_clips: int = 8, steps: int = 25, out_dir="outputs/demo",
              scenarios=SCENARIOS, seed: int = 0, sampler: str = DEFAULT_SAMPLER) -> dict:
     """Predict frames 9-16 from 1-8 on held-out clips of every scenario; print and save the metrics."""
+    check_int("num_clips", num_clips, 1), check_int("steps", steps, 1, 1000), check_seed("seed", seed)
+    out_dir = check_output("out_dir", out_dir, "dir")
     torch.manual_seed(seed)
     model = load_model(checkpoint or default_checkpoint(), device=pick_device())
     config = clip_config(model)
     num_given = model.config.num_frames // 2
     methods = {"VDT (bundled)": vdt_predictor(model, steps=steps, seed=seed, sampler=sampler),
                **{name: fn for name, fn in BASELINES.items() if name != "oracle (true frames)"}, **REFERENCES}
-    out_dir = Path(out_dir)
     results, rows = {}, []
     for scenario in scenarios:
         clips = make_clips(scenario, split_seeds("test", num_clips), config)
@@ -54,6 +55,8 @@ def run_sample(checkpoint=None, task: str = "predict", scenario: str = "mixed", 
     """Apply one mask task to held-out clips and write a truth | generated video; returns frame metrics."""
     if task not in TASKS:
         raise ValueError(f"task must be one of {TASKS}, got {task!r}")
+    check_int("num_clips", num_clips, 1), check_int("steps", steps, 1, 1000), check_seed("seed", seed)
+    out = check_output("out", out, "file")
     model = load_model(checkpoint or default_checkpoint(), device=pick_device())
     config = clip_config(model)
     clips = make_clips(scenario, split_seeds("test", num_clips), config)

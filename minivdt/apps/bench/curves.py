@@ -10,6 +10,7 @@ from pathlib import Path
 import torch
 
 from ...baselines import cnn_predictor, make_cnn, train_cnn, vdt_predictor
+from ...metrics import to_jsonable
 from ...training import load_model, pick_device
 from .common import mean_position_error
 
@@ -32,18 +33,20 @@ def save_cnn_run(path, points, model, info, model_kwargs=None) -> Path:
     """Keep a trained SimVP with its learning curve, so `bench quality --cnn-run` can reuse it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({"state_dict": model.state_dict(), "info": info, "curve": points,
-                "model_kwargs": model_kwargs or {}}, path)
+    # plain types only, so that load_cnn_run can read it with weights_only=True (no pickled code)
+    torch.save({"state_dict": model.state_dict(), **to_jsonable({"info": info, "curve": points,
+                                                                 "model_kwargs": model_kwargs or {}})}, path)
     return path
 
 
 def load_cnn_run(path, budget_s, num_given=8, num_future=8):
     """-> (points, model, info) saved by save_cnn_run; refuses a run trained for another budget."""
     try:
-        run = torch.load(path, map_location="cpu", weights_only=False)
+        run = torch.load(path, map_location="cpu", weights_only=True)  # tensors and plain data only: never code
         trained_for = run["info"].get("budget_s")
     except Exception as error:
-        raise ValueError(f"cnn_run {str(path)!r} is corrupt or not a saved SimVP run ({error})") from error
+        raise ValueError(f"cnn_run {str(path)!r} is corrupt, unsafe (pickled objects) or not a saved SimVP run "
+                         f"({' '.join(str(error).split())[:200]})") from None
     if trained_for is None or abs(trained_for - budget_s) > 1e-6:
         raise ValueError(f"cnn_run {str(path)!r} was trained for {trained_for} s, "
                          f"but the budget is {budget_s} s; delete it or pass the matching --budget-s")
@@ -51,7 +54,8 @@ def load_cnn_run(path, budget_s, num_given=8, num_future=8):
         model = make_cnn(num_given, num_future, **run.get("model_kwargs", {}))
         model.load_state_dict(run["state_dict"])
     except Exception as error:
-        raise ValueError(f"cnn_run {str(path)!r} does not hold a matching SimVP ({error})") from error
+        raise ValueError(f"cnn_run {str(path)!r} does not hold a matching SimVP "
+                         f"({' '.join(str(error).split())[:200]})") from None
     return run["curve"], model.eval(), run["info"]
 
 
@@ -88,9 +92,13 @@ def learning_curve_from_log(path) -> list[dict]:
     path = path / "log.jsonl" if path.is_dir() else path
     if not path.is_file():
         raise FileNotFoundError(f"no learning-curve log at {path}")
-    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    return [dict(seconds=row["seconds"], step=row.get("step"), position_error=row["position_error"])
-            for row in rows if "position_error" in row]
+    try:
+        rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        return [dict(seconds=float(row["seconds"]), step=row.get("step"), position_error=float(row["position_error"]))
+                for row in rows if "position_error" in row]
+    except (UnicodeDecodeError, ValueError, KeyError, TypeError) as error:
+        raise ValueError(f"{path} is not a JSON-lines learning-curve log ({' '.join(str(error).split())[:200]})") \
+            from None
 
 
 def format_learning_curves(curves: dict) -> str:

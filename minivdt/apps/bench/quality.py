@@ -102,6 +102,9 @@ def bench_quality(checkpoint=None, budget_s=None, num_clips=64, scenarios=SCENAR
     if not budget_s > 0:
         raise ValueError(f"budget_s must be positive, got {budget_s!r}")
     model = load_model(checkpoint, device=pick_device())
+    vdt_run_curve = learning_curve_from_log(vdt_run) if vdt_run is not None and not vdt_curve else None
+    for _, path in vdt_curve or []:
+        load_model(path)  # a missing or broken checkpoint is reported now, not after the CNN's training
     config = clip_config(model)
     num_given = config.num_frames // 2
     num_train_clips = num_train_clips or card.get("num_train_clips") or TrainConfig().num_train_clips
@@ -126,8 +129,8 @@ def bench_quality(checkpoint=None, budget_s=None, num_clips=64, scenarios=SCENAR
     curves = {CNN_NAME: cnn_curve}
     if vdt_curve:
         curves[VDT_NAME] = learning_curve_vdt(vdt_curve, subset, num_given, steps, seed)
-    elif vdt_run is not None:
-        curves[VDT_NAME] = learning_curve_from_log(vdt_run)
+    elif vdt_run_curve is not None:
+        curves[VDT_NAME] = vdt_run_curve
 
     methods = {VDT_NAME: vdt_predictor(model, steps=steps, seed=seed), CNN_NAME: cnn_predictor(cnn), **BASELINES,
                **REFERENCES}

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import torch
 
+from ...checks import check_device, check_int
 from ...diffusion import DEFAULT_SAMPLER, make_scheduler, sample, training_loss
 from ...masks import make_mask
 from ...metrics import to_jsonable
@@ -240,7 +241,11 @@ def bench_speed(sizes=SPEED_SIZES, quick=False, device=None, train_batch=None, s
                 sample_steps=25, frame_counts=FRAME_COUNTS, memory=True, progress=print) -> dict:
     """All speed measurements in one run: matmul peaks, per-size throughput (naive vs fast fp32 vs fast bf16),
     peak training-step memory, and frames x attention-mode step times."""
-    device = torch.device(device or pick_device())
+    device = check_device("device", device) or pick_device()
+    for name, value in (("train_batch", train_batch), ("sample_batch", sample_batch), ("repeats", repeats),
+                        ("sample_steps", sample_steps)):
+        if value is not None:
+            check_int(name, value, 1)
     overrides = QUICK_MODEL if quick else {}
     repeats = repeats or (2 if quick else 5)
     sample_steps = 2 if quick else sample_steps
