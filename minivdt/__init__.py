@@ -12,8 +12,9 @@ Read the library in the order of the course; each module's docstring names its l
 8. metrics.py, baselines.py      scoring physics; what VDT must beat       notebooks/08_physics_prediction.ipynb
 
 Beside them: course.py and exercises/ (notebook helpers), viz.py (videos and grids), tokenizer.py (an optional
-latent autoencoder). Applications built on the library live in apps/: the `minivdt` command (apps/cli.py), the
-demo (apps/demo.py) and the benchmarks (apps/bench/).
+latent autoencoder), and the tools checkpoints.py (safe saving and loading) and checks.py (argument checks).
+Applications built on the library live in apps/: the `minivdt` command (apps/cli.py), the demo (apps/demo.py)
+and the benchmarks (apps/bench/).
 """
 
 __version__ = "0.1.0"
