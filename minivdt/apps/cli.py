@@ -191,9 +191,9 @@ def _add_conditioning_args(parser):
 
 def _add_recipe_args(parser):
     parser.add_argument("--arms", nargs="+", default=None, help="arms to run, in order (default: all, see recipe.ARMS)")
-    parser.add_argument("--seeds", nargs="+", type=int, default=[0], help="training seeds (default 0)")
-    parser.add_argument("--budget-s", type=float, default=1200.0, help="process CPU seconds per arm (default 1200)")
-    parser.add_argument("--num-val", type=int, default=16, help="validation clips per scenario (default 16)")
+    parser.add_argument("--seeds", nargs="+", type=SEED, default=[0], help="training seeds (default 0)")
+    parser.add_argument("--budget-s", type=_positive_float, default=1200.0, help="process CPU seconds per arm (default 1200)")
+    parser.add_argument("--num-val", type=_int(1, MAX_CLIPS), default=16, help="validation clips per scenario (default 16)")
     parser.add_argument("--runs", default="outputs/bench/recipe",
                         help="folder of finished arms (JSON); arms found there are not run again")
 
