@@ -14,10 +14,10 @@ import numpy as np
 import torch
 
 from ...baselines import BASELINES, vdt_predictor
-from ...data import split_seeds
+from ...data import clip_config, split_seeds
 from ...diffusion import generate
 from ...metrics import evaluate, position_errors, track_balls
-from ...world import WorldConfig, make_clips
+from ...world import make_clips
 from .recipe import one_shot_error
 
 # Seeds far above every split (train 0.., val 10M.., test 20M..): clips no split ever produces.
@@ -46,7 +46,7 @@ def ball_counts(frames, num_balls: int = 3) -> float:
 
 def unconditional_ball_counts(model, num_clips: int = 32, steps: int = 25, seed: int = 0, config=None) -> dict:
     """Balls found per frame in unconditional samples vs in real clips of the `mixed` scenario (val split)."""
-    config = config or WorldConfig(size=model.config.input_size, num_frames=model.config.num_frames)
+    config = config or clip_config(model)
     real = make_clips("mixed", split_seeds("val", num_clips), config)
     samples = generate(model, np.zeros_like(real.frames), "unconditional", steps=steps, seed=seed)
     model_count, real_count = ball_counts(samples), ball_counts(real.frames)
@@ -67,7 +67,7 @@ def context_sensitivity(model, clips_by_scenario: dict) -> dict:
 def generalisation(model, num_clips: int = 64, scenarios=("drop", "projectile", "roll", "collide"), steps: int = 25,
                    seed: int = 0, num_given: int = 8) -> dict:
     """The VDT and the training-free baselines on unseen seeds, in the training world and in CHANGED_WORLD."""
-    base = WorldConfig(size=model.config.input_size, num_frames=model.config.num_frames)
+    base = clip_config(model)
     worlds = {"unseen seeds": base, "changed world " + ", ".join(f"{k}={v}" for k, v in CHANGED_WORLD.items()):
               dataclasses.replace(base, **CHANGED_WORLD)}
     methods = {"VDT": vdt_predictor(model, steps=steps, seed=seed),

@@ -70,8 +70,9 @@ def validation_clips(num_per_scenario: int, config: WorldConfig | None = None) -
 
 
 def _predict_mask(model, batch):
-    F, H = model.config.num_frames, model.config.input_size
-    return make_mask("predict", batch, F, H, H, num_given=NUM_GIVEN, patch_size=model.config.patch_size)
+    cfg = model.cfg
+    return make_mask("predict", batch, cfg.num_frames, cfg.height, cfg.width, num_given=NUM_GIVEN,
+                     patch_size=cfg.patch_size)
 
 
 @torch.no_grad()
