@@ -16,6 +16,7 @@ import torch
 from minivdt.apps.bench.common import eval_subset, mean_position_error
 from minivdt.apps.bench.recipe import one_shot_error
 from minivdt.baselines import vdt_predictor
+from minivdt.diffusion import NUM_TRAIN_TIMESTEPS
 from minivdt.training import load_model
 
 
@@ -31,7 +32,7 @@ def main(run_dir, out):
         model = load_model(folder)
         row = dict(step=step, seconds=float((folder / "seconds.txt").read_text()),
                    position_error=mean_position_error(vdt_predictor(model, 25, 0), subset),
-                   one_shot_position_error=float(sum(one_shot_error(model, c, 999) for c in subset.values())
+                   one_shot_position_error=float(sum(one_shot_error(model, c, NUM_TRAIN_TIMESTEPS - 1) for c in subset.values())
                                                  / len(subset)))
         with open(out, "a") as f:
             f.write(json.dumps(row) + "\n")

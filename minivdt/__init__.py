@@ -2,7 +2,8 @@
 
 Read the library in the order of the course; each module's docstring names its lesson:
 
-1. world.py, render.py, data.py  the bouncing-ball world, renderer, clips  notebooks/01_world.ipynb
+1. world.py, physics.py,         the bouncing-ball world: scenarios,       notebooks/01_world.ipynb
+   render.py, data.py             physics, renderer, clips
 2. tokens.py                     patches, sin-cos position embeddings      notebooks/02_patchify_embeddings.ipynb
 3. attention.py                  attention in space, in time, jointly      notebooks/03_attention.ipynb
 4. diffusion.py                  noising, the masked loss, sampling        notebooks/04_diffusion.ipynb

@@ -15,7 +15,7 @@ from einops import rearrange
 from torch import nn
 
 from .data import split_seeds, to_tensor, to_uint8
-from .diffusion import DEFAULT_SAMPLER, generate
+from .diffusion import DEFAULT_SAMPLER, DEFAULT_STEPS, generate
 from .metrics import evaluate, track_balls
 from .render import render
 from .world import SCENARIOS, ClipBatch, WorldConfig, make_clips
@@ -180,11 +180,16 @@ def cnn_predictor(model: SimVP, batch_size: int = 64):
 
 
 def train_cnn(videos, num_given=8, budget_s=None, max_steps=None, batch_size=16, learning_rate=1e-3, seed=0,
-              callback=None, callback_every_s=None, device="cpu", model_kwargs=None):
+              callback=None, callback_every_s=None, device="cpu", model_kwargs=None, resume=None,
+              save_state=None, save_every_s=None):
     """Train a SimVP on uint8 clips (N, F, H, W, 3) with MSE on the future frames, for `budget_s` seconds of
     training time and/or `max_steps` steps -> (model, info). Batches are a pure function of (seed, step), so a
     run with max_steps (and no budget) is bit-for-bit repeatable. callback(step, model, train_seconds) runs at
-    step 0, every `callback_every_s` training seconds and at the end; its own time is not counted."""
+    step 0, every `callback_every_s` training seconds and at the end; its own time is not counted.
+
+    A long run survives interruptions: save_state(state) is called every `save_every_s` training seconds with
+    {"model", "optimizer", "step", "train_seconds"} (tensors and plain numbers only), and passing such a state
+    back as `resume` continues the run where it stopped."""
     if budget_s is None and max_steps is None:
         raise ValueError("budget_s or max_steps must be given, got neither")
     if budget_s is not None and not budget_s > 0:
@@ -196,8 +201,15 @@ def train_cnn(videos, num_given=8, budget_s=None, max_steps=None, batch_size=16,
     num_future = videos.shape[1] - num_given
     model = make_cnn(num_given, num_future, seed=seed, **(model_kwargs or {})).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=learning_rate)
-    train_seconds, step, reported = 0.0, 0, -1
-    next_report = callback_every_s or math.inf
+    train_seconds, step = 0.0, 0
+    if resume is not None:
+        model.load_state_dict(resume["model"])
+        optimizer.load_state_dict(resume["optimizer"])
+        train_seconds, step = float(resume["train_seconds"]), int(resume["step"])
+    reported = step if resume is not None else -1  # a resumed run reported its last point before it stopped
+    next_report = _next_multiple(train_seconds, callback_every_s)
+    next_save = _next_multiple(train_seconds, save_every_s)
+    loss = None
 
     def report():
         nonlocal reported
@@ -221,20 +233,28 @@ def train_cnn(videos, num_given=8, budget_s=None, max_steps=None, batch_size=16,
         train_seconds += time.perf_counter() - start
         if train_seconds >= next_report:
             report()
-            while next_report <= train_seconds:
-                next_report += callback_every_s
+            next_report = _next_multiple(train_seconds, callback_every_s)
+        if save_state is not None and train_seconds >= next_save:
+            save_state(dict(model=model.state_dict(), optimizer=optimizer.state_dict(), step=step,
+                            train_seconds=train_seconds))
+            next_save = _next_multiple(train_seconds, save_every_s)
     report()
-    info = dict(steps=step, train_seconds=train_seconds, final_loss=float(loss.item()) if step else None,
+    info = dict(steps=step, train_seconds=train_seconds, final_loss=float(loss.item()) if loss is not None else None,
                 parameters=sum(p.numel() for p in model.parameters()), batch_size=batch_size,
                 learning_rate=learning_rate, seed=seed)
     return model.eval(), info
+
+
+def _next_multiple(seconds, every):
+    """The first multiple of `every` after `seconds` (inf when every is None): when the next report is due."""
+    return math.inf if not every else (math.floor(seconds / every) + 1) * every
 
 
 # ----------------------------------------------------------------------------------------------------------
 # A trained VDT as a predictor
 # ----------------------------------------------------------------------------------------------------------
 
-def vdt_predictor(model, steps: int = 25, seed: int = 0, sampler: str = DEFAULT_SAMPLER):
+def vdt_predictor(model, steps: int = DEFAULT_STEPS, seed: int = 0, sampler: str = DEFAULT_SAMPLER):
     """A predict_fn for metrics.evaluate: the model fills the future frames of each clip."""
 
     def predict(context, clips, num_future):

@@ -38,6 +38,7 @@ LOCK_FILE = ".lock"
 SUMS_FILE = "SHA256SUMS"
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "diffusion_pytorch_model.safetensors"
+CARD_FILE = "training.json"  # a model folder's card: how it was trained, and how to sample it
 STATE_KEYS = ("step", "optimizer", "lr_scheduler", "ema", "train_config")
 
 
@@ -60,7 +61,7 @@ def sha256(path: Path) -> str:
 def write_sums(folder: Path, names: list[str]):
     """Record the SHA-256 of `folder/name` for each name in `folder/SHA256SUMS`."""
     lines = "".join(f"{sha256(folder / name)}  {name}\n" for name in names)
-    _write_atomic(folder / SUMS_FILE, lines.encode())
+    write_atomic(folder / SUMS_FILE, lines.encode())
 
 
 def verify_sums(folder: Path) -> bool:
@@ -78,7 +79,8 @@ def verify_sums(folder: Path) -> bool:
     return True
 
 
-def _write_atomic(path: Path, data: bytes):
+def write_atomic(path: Path, data: bytes):
+    """Write bytes so that a crash leaves either the old file or the new one, never half of it."""
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "wb") as f:
         f.write(data)
@@ -345,7 +347,45 @@ def trim_log(out_dir: str | os.PathLike, step: int):
             continue
         if isinstance(entry, dict) and isinstance(entry.get("step"), int) and entry["step"] <= step:
             kept.append(line)
-    _write_atomic(path, "".join(line + "\n" for line in kept).encode())
+    write_atomic(path, "".join(line + "\n" for line in kept).encode())
+
+
+# --------------------------------------------------------------------------------------------
+#  The model card (training.json)
+# --------------------------------------------------------------------------------------------
+
+def read_card(folder: str | os.PathLike) -> dict:
+    """A model folder's training.json (steps, train_seconds, train_config, sampling, ...), or {} if it has none."""
+    path = Path(folder) / CARD_FILE
+    if not path.is_file():
+        return {}
+    try:
+        card = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise CheckpointError(f"{path} is unreadable or not JSON ({_one_line(error)})") from None
+    if not isinstance(card, dict):
+        raise CheckpointError(f"{path} must hold a JSON object, got {type(card).__name__}")
+    return card
+
+
+def sampling_of(folder: str | os.PathLike) -> tuple[str, int]:
+    """(sampler, steps) to predict with this model: the choice `minivdt bench sampler --write-card` measured on
+    validation clips and stored in its card, else the library's DEFAULT_SAMPLER and DEFAULT_STEPS."""
+    from .diffusion import DEFAULT_SAMPLER, DEFAULT_STEPS, SCHEDULERS
+
+    choice = read_card(model_folder(folder)).get("sampling") or {}
+    sampler, steps = choice.get("sampler", DEFAULT_SAMPLER), choice.get("steps", DEFAULT_STEPS)
+    if sampler not in SCHEDULERS or not isinstance(steps, int) or not 1 <= steps <= 1000:
+        raise CheckpointError(f"{Path(folder) / CARD_FILE} has an invalid sampling choice {choice!r}")
+    return sampler, steps
+
+
+def write_card_sampling(folder: str | os.PathLike, sampling: dict) -> Path:
+    """Record the measured sampling choice {"sampler", "steps", ...} in a model folder's card."""
+    folder = model_folder(folder)
+    card = {**read_card(folder), "sampling": sampling}
+    write_atomic(folder / CARD_FILE, (json.dumps(card, indent=1, default=str) + "\n").encode())
+    return folder / CARD_FILE
 
 
 def export_model(run_dir: str | os.PathLike, dest: str | os.PathLike) -> Path:
@@ -377,5 +417,5 @@ def export_model(run_dir: str | os.PathLike, dest: str | os.PathLike) -> Path:
                    f"{torch.get_num_threads()} threads",
         "exported": time.strftime("%Y-%m-%d"),
     }
-    (dest / "training.json").write_text(json.dumps(card, indent=1, default=str) + "\n")
+    (dest / CARD_FILE).write_text(json.dumps(card, indent=1, default=str) + "\n")
     return dest

@@ -228,7 +228,8 @@ def simulate_scene(positions, velocities, present=(True, True, False), radius=3.
     frame (K = 3 ball slots: red agent, green target, blue), radius px (one or per ball), an optional block [x0, y0, x1, y1] px standing on the
     floor. Returns (frames uint8 (F, H, W, 3), positions px (F, K, 2))."""
     from .render import render
-    from .world import MAX_BALLS, WorldConfig, _simulate
+    from .physics import MAX_BALLS, simulate
+    from .world import WorldConfig
 
     cfg = config or WorldConfig()
     S = cfg.size
@@ -243,7 +244,7 @@ def simulate_scene(positions, velocities, present=(True, True, False), radius=3.
     state = dict(pos=pos[None], vel=velocities[None] / S, radius=r[None],
                  present=np.asarray(present, bool)[None], rect=rect, rect_present=np.array([[block is not None]]),
                  target=np.array([1]), target_is_obstacle=np.array([block is not None]))
-    sim_positions, _, _ = _simulate(state, cfg)
+    sim_positions, _, _ = simulate(state, cfg)
     positions_px = (sim_positions[0] * S).astype(np.float32)
     frames = render(positions_px, (r * S).astype(np.float32), state["present"][0],
                     (rect[0] * S).astype(np.float32), cfg, obstacle_present=state["rect_present"][0])

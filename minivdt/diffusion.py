@@ -14,6 +14,8 @@ from .masks import make_mask
 
 SCHEDULERS = {"ddpm": DDPMScheduler, "ddim": DDIMScheduler, "dpm": DPMSolverMultistepScheduler}
 DEFAULT_SAMPLER = "ddpm"  # ancestral sampling: the one sampler every lesson, the demo and the benchmarks use
+DEFAULT_STEPS = 25  # sampling steps of DEFAULT_SAMPLER
+NUM_TRAIN_TIMESTEPS = 1000  # T: the noise levels t = 0 .. T-1 of training (DDPM's linear beta schedule)
 # What the network predicts, by diffusers' names: ε, v (Salimans & Ho 2022) or x_0 itself ("sample").
 PREDICTION_TYPES = ("epsilon", "v_prediction", "sample")
 # How training timesteps are drawn: uniformly, or skewed toward high noise (t = T-1 - floor(T u²), u ~ U[0, 1)),
@@ -25,7 +27,7 @@ TIMESTEP_SAMPLINGS = ("uniform", "high_noise", "max")
 LOSS_WEIGHTINGS = ("none", "min_snr")
 
 
-def make_scheduler(kind="ddpm", prediction_type="epsilon", num_train_timesteps=1000, beta_schedule="linear"):
+def make_scheduler(kind="ddpm", prediction_type="epsilon", num_train_timesteps=NUM_TRAIN_TIMESTEPS, beta_schedule="linear"):
     """A diffusers scheduler: "ddpm" (training / ancestral sampling), "ddim" or "dpm" (DPM-Solver++, fast sampling).
     beta_schedule "linear" (DDPM/DiT/VDT, β from 1e-4 to 0.02) or "squaredcos_cap_v2" (cosine)."""
     if kind not in SCHEDULERS:
@@ -75,7 +77,7 @@ def target_for(scheduler, x0, noise, timesteps):
     raise ValueError(f"prediction_type must be one of {PREDICTION_TYPES}, got {kind!r}")
 
 
-def sample_timesteps(batch, num_train_timesteps=1000, kind="uniform", generator=None):
+def sample_timesteps(batch, num_train_timesteps=NUM_TRAIN_TIMESTEPS, kind="uniform", generator=None):
     """Training timesteps (B,): "uniform" t ~ U{0..T-1}, or "high_noise" t = T-1 - floor(T u²), u ~ U[0, 1),
     which puts half of the samples above t ≈ 0.75 T, where only the context can say what the video holds."""
     if kind == "uniform":
@@ -133,16 +135,18 @@ def training_loss(model, x0, mask, scheduler, generator=None, timestep_sampling=
 
 
 @torch.no_grad()
-def validation_loss(model, x0, mask, scheduler, repeats=4):
+@torch.no_grad()
+def validation_loss(model, x0, mask, scheduler, repeats=4, **loss_kwargs):
     """training_loss on fixed clips averaged over `repeats` fixed draws of timesteps and noise: every model (and
-    every checkpoint of one run) is scored on exactly the same problems."""
-    losses = [training_loss(model, x0, mask, scheduler, generator=torch.Generator().manual_seed(seed)).item()
-              for seed in range(repeats)]
+    every checkpoint of one run) is scored on exactly the same problems. loss_kwargs go to training_loss (e.g.
+    timestep_sampling="high_noise" to score the noise levels a run trains on)."""
+    losses = [training_loss(model, x0, mask, scheduler, generator=torch.Generator().manual_seed(seed),
+                            **loss_kwargs).item() for seed in range(repeats)]
     return float(np.mean(losses))
 
 
 @torch.no_grad()
-def sample(model, cond_video, mask, scheduler, num_inference_steps=25, generator=None, progress=False):
+def sample(model, cond_video, mask, scheduler, num_inference_steps=DEFAULT_STEPS, generator=None, progress=False):
     """Generate the mask == 1 part of cond_video (B, F, C, H, W); given positions come back bit-exact."""
     mask = mask.to(cond_video)
     is_given = (mask == 0).expand_as(cond_video)
@@ -165,7 +169,7 @@ def sample(model, cond_video, mask, scheduler, num_inference_steps=25, generator
     return torch.where(is_given, cond_video, x)
 
 
-def predict(model, video, task, num_given=8, scheduler=DEFAULT_SAMPLER, steps=25, generator=None):
+def predict(model, video, task, num_given=8, scheduler=DEFAULT_SAMPLER, steps=DEFAULT_STEPS, generator=None):
     """Build the mask for a named task from `video` (B, F, C, H, W) and sample the rest; returns (B, F, C, H, W)."""
     B, F, C, H, W = video.shape
     patch_size = getattr(getattr(model, "config", None), "patch_size", 1)
@@ -177,7 +181,7 @@ def predict(model, video, task, num_given=8, scheduler=DEFAULT_SAMPLER, steps=25
 
 
 @torch.no_grad()
-def generate(model, frames: np.ndarray, task: str = "predict", num_given: int = 8, steps: int = 25,
+def generate(model, frames: np.ndarray, task: str = "predict", num_given: int = 8, steps: int = DEFAULT_STEPS,
              seed: int = 0, sampler: str = DEFAULT_SAMPLER, batch_size: int = 32) -> np.ndarray:
     """Fill the `task` mask of uint8 clips (B, F, H, W, 3) with the model; returns uint8 (B, F, H, W, 3).
 

@@ -128,8 +128,3 @@ class TaskMix:
 
     def __repr__(self):
         return f"TaskMix({dict(zip(self.tasks, self.probs.tolist()))})"
-
-
-def sample_tasks(weights, batch, generator=None):
-    """Per-sample task names from a dict of weights by name."""
-    return TaskMix(weights).sample(batch, generator)

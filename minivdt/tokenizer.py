@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import os
+import time
 from pathlib import Path
 
 import numpy as np
@@ -151,14 +152,15 @@ def _latent_std(vae: AutoencoderKL, frames: torch.Tensor) -> float:
 
 def train_tokenizer(videos, steps: int = 500, batch_size: int = 32, lr: float = 1e-3, kl_weight: float = 1e-6,
                     seed: int = 0, progress: bool = True, vae: AutoencoderKL | None = None,
-                    **tokenizer_kwargs) -> tuple[AutoencoderKL, dict]:
+                    cpu_budget_s: float | None = None, **tokenizer_kwargs) -> tuple[AutoencoderKL, dict]:
     """Train a tokenizer on uint8 frames (N, F, H, W, 3), (N, H, W, 3) or a world ClipBatch.
 
     A new make_tokenizer(**tokenizer_kwargs) seeded by `seed` is trained unless `vae` is given (trained further).
     Loss = reconstruction MSE (pixels in [-1, 1]) + kl_weight * KL(q(z|x) || N(0, I)) per latent element. Returns
     the trained vae, in eval mode with a data-derived config.scaling_factor (1 / std of its latents), and the
     history {"mse": [...], "kl": [...]} of each step's batch, measured before that step's update. Step s draws its
-    frames from np.random.default_rng([seed, s]), so a run is a pure function of its arguments.
+    frames from np.random.default_rng([seed, s]), so a run is a pure function of its arguments. With cpu_budget_s
+    training also stops once this process has used that many CPU seconds in it (the recipe study's budget).
     """
     if not isinstance(steps, int) or steps < 0:
         raise ValueError(f"steps must be a non-negative int, got {steps!r}")
@@ -173,7 +175,10 @@ def train_tokenizer(videos, steps: int = 500, batch_size: int = 32, lr: float = 
     optimizer = torch.optim.AdamW(vae.parameters(), lr=lr)
     history = {"mse": [], "kl": []}
     vae.train()
+    cpu_start = time.process_time()
     for step in tqdm(range(steps), disable=not progress, desc="tokenizer"):
+        if cpu_budget_s is not None and time.process_time() - cpu_start >= cpu_budget_s:
+            break
         rng = np.random.default_rng([seed, step])
         index = rng.choice(len(frames), size=batch_size, replace=len(frames) < batch_size)
         x = rearrange(to_tensor(frames[index][:, None]), "n 1 c h w -> n c h w").to(vae.device)  # (n, C, H, W)

@@ -32,7 +32,7 @@ from .checkpoints import CHECKPOINT_DIR, LOG_FILE, STATE_FILE, export_model, loa
 from .checks import check_float, check_int, check_output, check_seed
 from .data import BallClips, to_tensor
 from .diffusion import LOSS_WEIGHTINGS, TIMESTEP_SAMPLINGS, make_scheduler, training_loss
-from .masks import TASKS, TaskMix, check_task_weights
+from .masks import TaskMix, check_task_weights
 from .model import PRESETS, PREDICTION_TYPES, VDT
 from .tokenizer import downsample_factor, downsample_mask, encode_video, latent_geometry, load_tokenizer
 from .world import SCENARIOS, WorldConfig

@@ -89,6 +89,8 @@ ARGUMENT_CASES = [
     (["bench", "quality", "--budget-s", "-1"], "argument --budget-s"),
     (["bench", "quality", "--threads", "0"], "argument --threads"),
     (["bench", "conditioning", "--steps", "0"], "argument --steps"),
+    (["bench", "sampler", "--num-val", "0"], "argument --num-val"),
+    (["bench", "quality", "--sampler", "euler"], "argument --sampler"),
     (["teleport"], "argument command"),
 ]
 
@@ -163,6 +165,8 @@ FILE_CASES = [
     ("bench-device", ["bench", "speed", "--device", "tpu", "--out", "{tmp}/b", "--md", "{tmp}/B.md"], None,
      "--device must be cpu, cuda, cuda:N or mps"),
     ("bench-md-under-file", ["bench", "speed", "--md", "{file}/B.md", "--out", "{tmp}/b"], None, "--md"),
+    ("bench-sampler-candidate", ["bench", "sampler", "--checkpoint", "{model}", "--candidates", "ddim:0",
+                                 "--out", "{tmp}/b", "--md", "{tmp}/B.md"], None, "candidates must look like NAME:STEPS"),
 ]
 
 

@@ -30,7 +30,7 @@ def tiny_checkpoint(tmp_path_factory):
     path = tmp_path_factory.mktemp("vdt-tiny")
     torch.manual_seed(0)
     VDT.from_preset("cpu-tiny", hidden_size=32, depth=1, num_heads=2).save_pretrained(path)
-    (path / quality.TRAINING_CARD).write_text(json.dumps({"train_seconds": 1.0, "num_train_clips": 10}))
+    (path / quality.CARD_FILE).write_text(json.dumps({"train_seconds": 1.0, "num_train_clips": 10}))
     return path
 
 
@@ -90,7 +90,7 @@ def test_cli_quick_speed_and_quality(tmp_path, tiny_checkpoint):
 
 
 def test_budget_from_training_card_and_missing_budget(tmp_path, tiny_checkpoint):
-    assert quality.read_training_card(tiny_checkpoint)["train_seconds"] == 1.0
+    assert quality.read_card(tiny_checkpoint)["train_seconds"] == 1.0
     torch.manual_seed(0)
     VDT.from_preset("cpu-tiny", hidden_size=32, depth=1, num_heads=2).save_pretrained(tmp_path)
     with pytest.raises(ValueError, match="budget_s"):
@@ -110,6 +110,49 @@ def test_cnn_training_is_deterministic():
     assert not torch.equal(next(a.parameters()), next(c.parameters()))
     future = baselines.cnn_predictor(a)(videos[:2, :8], None, 8)
     assert future.shape == (2, 8, 32, 32, 3) and future.dtype == np.uint8
+
+
+def test_cnn_training_resumes_bit_for_bit():
+    videos = np.random.default_rng(0).integers(0, 256, (6, 16, 32, 32, 3), dtype=np.uint8)
+    kwargs = dict(batch_size=2, seed=1, model_kwargs=dict(hidden=8, translator_width=16, translator_depth=1))
+    straight, info = baselines.train_cnn(videos, max_steps=4, **kwargs)
+    saved = []
+    baselines.train_cnn(videos, max_steps=2, save_state=saved.append, save_every_s=1e-9, **kwargs)
+    assert [s["step"] for s in saved] == [1, 2]
+    resumed, resumed_info = baselines.train_cnn(videos, max_steps=4, resume=saved[-1], **kwargs)
+    assert resumed_info["steps"] == 4 and resumed_info["train_seconds"] > saved[-1]["train_seconds"]
+    for (name, a), b in zip(straight.state_dict().items(), resumed.state_dict().values()):
+        assert torch.equal(a, b), name
+
+
+def test_interrupted_cnn_curve_continues_from_its_partial_file(tmp_path, monkeypatch):
+    videos = np.random.default_rng(0).integers(0, 256, (6, 16, 32, 32, 3), dtype=np.uint8)
+    subset = common.eval_subset(1, scenarios=("drop",))
+    kwargs = dict(budget_s=1e6, eval_every_s=None, max_steps=4, batch_size=2, save_every_s=1e-9,
+                  model_kwargs=dict(hidden=8, translator_width=16, translator_depth=1))
+    points, straight, _ = curves.learning_curve_cnn(videos, subset, **kwargs)
+    partial, writes = tmp_path / "cnn.pt.partial", []
+    real_write = curves.write_atomic
+
+    def write_then_die(path, data):  # the machine goes away right after the second save
+        real_write(path, data)
+        writes.append(path)
+        if len(writes) == 2:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(curves, "write_atomic", write_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        curves.learning_curve_cnn(videos, subset, partial=partial, **kwargs)
+    assert partial.exists()
+    monkeypatch.setattr(curves, "write_atomic", real_write)
+    resumed_points, resumed, info = curves.learning_curve_cnn(videos, subset, partial=partial, **kwargs)
+    assert info["steps"] == 4 and not partial.exists()
+    assert [p["step"] for p in resumed_points] == [p["step"] for p in points] == [0, 4]
+    for (name, a), b in zip(straight.state_dict().items(), resumed.state_dict().values()):
+        assert torch.equal(a, b), name
+    partial.write_bytes(b"garbage")
+    with pytest.raises(ValueError, match="corrupt"):
+        curves.learning_curve_cnn(videos, subset, partial=partial, **kwargs)
 
 
 @pytest.mark.parametrize("attention_mode", ["factorised", "joint"])
@@ -193,3 +236,61 @@ def test_recipe_study_quick_and_resumable(tmp_path, capsys):
     assert cli.main(argv) == 0
     assert "arm regressor" not in capsys.readouterr().out  # not trained again
     assert [p.stat().st_mtime_ns for p in finished] == stamps
+
+
+def test_latent_recipe_arm_trains_on_latents_and_scores_decoded_frames(tmp_path, monkeypatch):
+    """The pixel-vs-latent arm: the tokenizer's training is inside the budget, the VDT it trains sees latents, and
+    its scores are those of decoded frames (finite, on the pixel tracker's scale)."""
+    from minivdt.apps.bench import recipe
+
+    seen = {}
+    real_score = recipe.score
+
+    def spy(model, val, steps=25, vae=None):
+        seen.update(in_channels=model.config.in_channels, input_size=model.config.input_size, vae=vae)
+        return real_score(model, val, steps, vae)
+
+    monkeypatch.setattr(recipe, "score", spy)
+    val = recipe.validation_clips(1)
+    result = recipe.run_arm("x0-high_noise-latent", 0, 2.0, val, tmp_path, steps=1, num_train_clips=20,
+                            model_overrides=common.QUICK_MODEL)
+    assert seen["vae"] is not None and seen["in_channels"] == seen["vae"].config.latent_channels
+    assert seen["input_size"] == 16  # 32 x 32 frames, 2x down
+    assert (tmp_path / "x0-high_noise-latent__s0" / "tokenizer" / "config.json").is_file()
+    final = result["final"]
+    assert 0 <= final["mean_position_error"] <= 8.0 and math.isfinite(final["x0_error_T"])
+
+
+def test_sampler_choice_is_measured_on_val_and_becomes_the_models_default(tmp_path, tiny_checkpoint):
+    """`bench sampler --write-card` scores each candidate on validation clips, picks the lowest mean position
+    error, and records it in the card; sampling_of (used by demo and bench quality) then returns it."""
+    from minivdt.apps.bench import sampler
+    from minivdt.checkpoints import sampling_of
+    from minivdt.diffusion import DEFAULT_SAMPLER, DEFAULT_STEPS
+
+    folder = tmp_path / "model"
+    folder.mkdir()
+    for f in tiny_checkpoint.iterdir():
+        (folder / f.name).write_bytes(f.read_bytes())
+    assert sampling_of(folder) == (DEFAULT_SAMPLER, DEFAULT_STEPS)  # no choice recorded yet
+    argv = ["bench", "sampler", "--checkpoint", str(folder), "--candidates", "ddim:1", "ddpm:2", "--num-val", "1",
+            "--write-card", "--out", str(tmp_path / "bench"), "--md", str(tmp_path / "B.md")]
+    assert cli.main(argv) == 0
+    result = json.loads((tmp_path / "bench" / "sampler.json").read_text())
+    assert [(r["sampler"], r["steps"]) for r in result["rows"]] == [("ddim", 1), ("ddpm", 2)]
+    best = min(result["rows"], key=lambda r: (round(r["mean_position_error"], 2), r["steps"]))
+    assert result["choice"] == {"sampler": best["sampler"], "steps": best["steps"]}
+    assert sampling_of(folder) == (best["sampler"], best["steps"])
+    assert json.loads((folder / "training.json").read_text())["train_seconds"] == 1.0  # the rest of the card kept
+    assert "## Sampler" in (tmp_path / "B.md").read_text()
+    with pytest.raises(ValueError, match="NAME:STEPS"):
+        sampler.parse_candidate("ddim:0")
+
+
+def test_quality_without_the_cnn_reports_its_targets_as_not_measured(tmp_path, tiny_checkpoint):
+    q = quality.bench_quality(tiny_checkpoint, num_clips=1, scenarios=("drop",), steps=1, quick=True, cnn=False,
+                              physics_checks=True, progress=lambda *_: None)
+    assert q["cnn"] is None and quality.CNN_NAME not in q["results"]["drop"]
+    stretch = {name: t for name, t in q["targets"].items() if "stretch" in name}
+    assert len(stretch) == 2 and all(t["measured"] is False for t in stretch.values())
+    assert all(quality.target_verdict(t) == "not measured" for t in stretch.values())

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from minivdt.masks import TASKS, TaskMix, make_mask, make_masks, sample_tasks
+from minivdt.masks import TASKS, TaskMix, make_mask, make_masks
 
 F, H, W = 16, 32, 32
 
@@ -85,7 +85,7 @@ def test_task_mix():
     assert masks.shape == (6, F, 1, H, W)
     for mask, task in zip(masks, tasks):
         assert torch.equal(mask, make_mask(task, 1, F, H, W, num_given=8, patch_size=4)[0])
-    assert sample_tasks({"backward": 1}, 3) == ["backward"] * 3
+    assert TaskMix({"backward": 1}).sample(3) == ["backward"] * 3
     assert make_masks(["predict", "backward"], F, H, W).shape == (2, F, 1, H, W)
 
 

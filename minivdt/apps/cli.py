@@ -115,9 +115,9 @@ def _add_sample(sub):
                         "image_to_video, spatial_completion, random or unconditional")
     sample.add_argument("--scenario", default="mixed", help="drop, projectile, roll, collide or mixed")
     sample.add_argument("--num-clips", type=_int(1, 1000), default=4)
-    sample.add_argument("--steps", type=_int(1, 1000), default=25, help="sampling steps")
+    sample.add_argument("--steps", type=_int(1, 1000), default=None, help="sampling steps (default: the model card's measured choice)")
     sample.add_argument("--sampler", choices=SAMPLERS, default=None,
-                        help="diffusers scheduler used to sample (default: minivdt.diffusion.DEFAULT_SAMPLER)")
+                        help="sampler (default: the model card's measured choice, else minivdt.diffusion.DEFAULT_SAMPLER)")
     sample.add_argument("--seed", type=SEED, default=0)
     sample.add_argument("--out", default="outputs/sample.mp4", help="video path (.mp4 or .gif)")
 
@@ -129,9 +129,9 @@ def _add_demo(sub):
                                       "next to the copy-last-frame and constant-velocity baselines.")
     demo.add_argument("--checkpoint", default=None, help="model folder (default: the bundled model in assets/)")
     demo.add_argument("--num-clips", type=_int(1, 1000), default=8, help="held-out clips per scenario")
-    demo.add_argument("--steps", type=_int(1, 1000), default=25, help="sampling steps")
+    demo.add_argument("--steps", type=_int(1, 1000), default=None, help="sampling steps (default: the model card's measured choice)")
     demo.add_argument("--sampler", choices=SAMPLERS, default=None,
-                      help="diffusers scheduler used to sample (default: minivdt.diffusion.DEFAULT_SAMPLER)")
+                      help="sampler (default: the model card's measured choice, else minivdt.diffusion.DEFAULT_SAMPLER)")
     demo.add_argument("--out", default="outputs/demo", help="folder for the video and the metrics JSON")
 
 
@@ -161,7 +161,11 @@ def _add_quality_args(parser):
                         help="CNN training seconds (default: train_seconds of the checkpoint's training.json)")
     parser.add_argument("--num-clips", type=_int(1, MAX_CLIPS), default=None, help="test clips per scenario (default 64)")
     parser.add_argument("--scenarios", nargs="+", choices=["drop", "projectile", "roll", "collide", "mixed"], default=None)
-    parser.add_argument("--steps", type=_int(1, 1000), default=None, help="sampling steps of the VDT (default 25, DDPM)")
+    parser.add_argument("--steps", type=_int(1, 1000), default=None,
+                        help="sampling steps of the VDT (default: the checkpoint card's measured choice)")
+    parser.add_argument("--sampler", choices=SAMPLERS, default=None,
+                        help="sampler of the VDT (default: the checkpoint card's measured choice, see bench sampler)")
+    parser.add_argument("--no-cnn", action="store_true", help="leave out the equal-budget SimVP-CNN")
     parser.add_argument("--num-train-clips", type=_int(1, MAX_CLIPS), default=None,
                         help="CNN training clips (default: training.json's num_train_clips, else 4000)")
     parser.add_argument("--curve-every-s", type=_positive_float, default=None,
@@ -169,7 +173,8 @@ def _add_quality_args(parser):
     parser.add_argument("--vdt-curve", action="append", metavar="SECONDS:CHECKPOINT",
                         help="a VDT learning-curve point (repeatable)")
     parser.add_argument("--cnn-run", default=None,
-                        help="a .pt file: reuse the SimVP trained there for the same budget, or train and save it")
+                        help="a .pt file: reuse the SimVP trained there for the same budget, or train and save it "
+                             "(an interrupted training continues from FILE.partial when run again)")
     parser.add_argument("--vdt-run", default=None,
                         help="VDT run folder (its log.jsonl) or .jsonl file with position_error points "
                              "(see vdt_curve_callback)")
@@ -198,6 +203,15 @@ def _add_recipe_args(parser):
                         help="folder of finished arms (JSON); arms found there are not run again")
 
 
+def _add_sampler_args(parser):
+    parser.add_argument("--checkpoint", default=None, help="VDT model folder (default: the bundled model)")
+    parser.add_argument("--candidates", nargs="+", default=None, metavar="SAMPLER:STEPS",
+                        help="samplers to compare, e.g. ddpm:25 ddim:10 (default: see bench/sampler.py CANDIDATES)")
+    parser.add_argument("--num-val", type=_int(1, MAX_CLIPS), default=32, help="validation clips per scenario (default 32)")
+    parser.add_argument("--write-card", action="store_true",
+                        help="record the choice in the checkpoint's training.json (demo and bench quality use it)")
+
+
 # `minivdt bench NAME`: (help, description, argument adders, the "module:function"s it runs, in order).
 # A new benchmark is one entry here; its module (under minivdt/apps/bench/, imported only when it runs) gets the
 # parsed arguments.
@@ -216,6 +230,10 @@ BENCH_COMMANDS = {
                "attention, learning rate, batch, task mix) for the same process CPU seconds and seed; write the "
                "table, the learning curves and BENCHMARKS.md's recipe section.", (_add_common, _add_recipe_args),
                ("minivdt.apps.bench.recipe:main",)),
+    "sampler": ("which sampler and step count, chosen on validation clips",
+                "Sample the VDT's forward predictions on validation clips with each candidate sampler and step "
+                "count; the lowest mean position error is the choice.", (_add_common, _add_sampler_args),
+                ("minivdt.apps.bench.sampler:main",)),
     "conditioning": ("adaLN vs cross-attention vs concat trained side by side",
                      "Train one cpu-tiny VDT per conditioning mode on forward prediction for the same steps and "
                      "seed; write the loss curves lesson 6 plots.", (_add_common, _add_conditioning_args),
@@ -279,21 +297,19 @@ def _run_export(args):
 
 
 def _run_sample(args):
-    from ..diffusion import DEFAULT_SAMPLER
     from .demo import run_sample
 
     check_output("--out", args.out, "file")
     run_sample(checkpoint=args.checkpoint, task=args.task, scenario=args.scenario, num_clips=args.num_clips,
-               steps=args.steps, seed=args.seed, out=args.out, sampler=args.sampler or DEFAULT_SAMPLER)
+               steps=args.steps, seed=args.seed, out=args.out, sampler=args.sampler)
 
 
 def _run_demo(args):
-    from ..diffusion import DEFAULT_SAMPLER
     from .demo import run_demo
 
     check_output("--out", args.out, "dir")
     run_demo(checkpoint=args.checkpoint, num_clips=args.num_clips, steps=args.steps, out_dir=args.out,
-             sampler=args.sampler or DEFAULT_SAMPLER)
+             sampler=args.sampler)
 
 
 def _run_bench(args):

@@ -3,29 +3,58 @@ SimVP-CNN (traced while it trains) and for the VDT (from checkpoints, a run's lo
 
 from __future__ import annotations
 
+import io
 import json
 import time
 from pathlib import Path
 
 import torch
 
+from ...checkpoints import write_atomic
+from ...diffusion import DEFAULT_SAMPLER, DEFAULT_STEPS
 from ...baselines import cnn_predictor, make_cnn, train_cnn, vdt_predictor
 from ...metrics import to_jsonable
 from ...training import load_model, pick_device
 from .common import mean_position_error
 
 
-def learning_curve_cnn(videos, subset, budget_s, eval_every_s, num_given=8, seed=0, **train_kwargs):
+def learning_curve_cnn(videos, subset, budget_s, eval_every_s, num_given=8, seed=0, partial=None, save_every_s=300,
+                       **train_kwargs):
     """Train a SimVP for budget_s seconds, tracing the eval-subset position error against training time.
-    -> (points [{"seconds", "step", "position_error"}], model, info)."""
-    points = []
+    -> (points [{"seconds", "step", "position_error"}], model, info).
+
+    With `partial` (a file path) the run saves its state and curve there every `save_every_s` training seconds and
+    continues from it when started again, so an hours-long equal-budget run survives interruptions; the file is
+    removed once the run is complete."""
+    points, resume = [], None
+    meta = to_jsonable(dict(budget_s=budget_s, seed=seed, num_given=num_given, num_clips=len(videos),
+                            train_kwargs={k: v for k, v in train_kwargs.items() if k != "device"}))
+    if partial is not None and Path(partial).exists():
+        try:
+            saved = torch.load(partial, map_location="cpu", weights_only=True)  # tensors and plain data only
+        except Exception as error:
+            raise ValueError(f"partial CNN run {str(partial)!r} is corrupt or unsafe "
+                             f"({' '.join(str(error).split())[:200]}); delete it to start again") from None
+        if saved.get("meta") != meta:
+            raise ValueError(f"partial CNN run {str(partial)!r} was started with other settings "
+                             f"({saved.get('meta')} vs {meta}); delete it to start again")
+        points, resume = list(saved["curve"]), saved["state"]
 
     def trace(step, model, seconds):
         points.append(dict(seconds=round(seconds, 2), step=step,
                            position_error=mean_position_error(cnn_predictor(model), subset, num_given)))
 
+    def save(state):
+        buffer = io.BytesIO()
+        torch.save({"state": state, "curve": points, "meta": meta}, buffer)
+        write_atomic(Path(partial), buffer.getvalue())
+
     model, info = train_cnn(videos, num_given, budget_s=budget_s, seed=seed, callback=trace,
-                            callback_every_s=eval_every_s, **train_kwargs)
+                            callback_every_s=eval_every_s, resume=resume,
+                            save_state=save if partial is not None else None, save_every_s=save_every_s,
+                            **train_kwargs)
+    if partial is not None:
+        Path(partial).unlink(missing_ok=True)
     return points, model, info
 
 
@@ -59,17 +88,18 @@ def load_cnn_run(path, budget_s, num_given=8, num_future=8):
     return run["curve"], model.eval(), run["info"]
 
 
-def learning_curve_vdt(checkpoints, subset, num_given=8, steps=25, seed=0):
+def learning_curve_vdt(checkpoints, subset, num_given=8, steps=DEFAULT_STEPS, seed=0, sampler=DEFAULT_SAMPLER):
     """VDT position error at given training times: checkpoints = [(seconds, path), ...] -> points."""
     points = []
     for seconds, path in sorted(checkpoints, key=lambda pair: float(pair[0])):
         model = load_model(path, device=pick_device())
         points.append(dict(seconds=float(seconds), checkpoint=str(path),
-                           position_error=mean_position_error(vdt_predictor(model, steps, seed), subset, num_given)))
+                           position_error=mean_position_error(vdt_predictor(model, steps, seed, sampler), subset,
+                                                              num_given)))
     return points
 
 
-def vdt_curve_callback(subset, path, num_given=8, steps=25, seed=0):
+def vdt_curve_callback(subset, path, num_given=8, steps=DEFAULT_STEPS, seed=0):
     """A training.train callback(step, ema_model, seconds) that appends {"step", "seconds", "position_error"}
     lines to the .jsonl file `path`. train's clock includes earlier callbacks, so their time is subtracted."""
     path, eval_seconds = Path(path), 0.0

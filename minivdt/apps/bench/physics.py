@@ -15,7 +15,7 @@ import torch
 
 from ...baselines import BASELINES, vdt_predictor
 from ...data import clip_config, split_seeds
-from ...diffusion import generate
+from ...diffusion import DEFAULT_SAMPLER, DEFAULT_STEPS, NUM_TRAIN_TIMESTEPS, generate
 from ...metrics import evaluate, position_errors, track_balls
 from ...world import make_clips
 from .recipe import one_shot_error
@@ -26,12 +26,13 @@ UNSEEN_SEED_OFFSET = 900_000_000
 CHANGED_WORLD = dict(gravity=0.02, restitution=0.6)
 
 
-def best_of_k(model, clips, ks=(1, 4, 8), num_given: int = 8, steps: int = 25, seed: int = 0) -> dict:
+def best_of_k(model, clips, ks=(1, 4, 8), num_given: int = 8, steps: int = DEFAULT_STEPS, seed: int = 0,
+              sampler: str = DEFAULT_SAMPLER) -> dict:
     """{"k": mean over clips of the lowest position error among k sampled futures} (seeds seed .. seed+k-1)."""
     per_sample = []
     for s in range(max(ks)):
-        future = vdt_predictor(model, steps=steps, seed=seed + s)(clips.frames[:, :num_given], clips,
-                                                                  clips.frames.shape[1] - num_given)
+        future = vdt_predictor(model, steps=steps, seed=seed + s, sampler=sampler)(
+            clips.frames[:, :num_given], clips, clips.frames.shape[1] - num_given)
         errors, _ = position_errors(future, clips.positions[:, num_given:], clips.present)
         per_sample.append(errors.mean(-1))  # (B,) mean over the future frames
     per_sample = np.stack(per_sample)  # (k, B)
@@ -44,11 +45,12 @@ def ball_counts(frames, num_balls: int = 3) -> float:
     return float(found[..., :num_balls].sum(-1).mean())
 
 
-def unconditional_ball_counts(model, num_clips: int = 32, steps: int = 25, seed: int = 0, config=None) -> dict:
+def unconditional_ball_counts(model, num_clips: int = 32, steps: int = DEFAULT_STEPS, seed: int = 0, config=None,
+                              sampler: str = DEFAULT_SAMPLER) -> dict:
     """Balls found per frame in unconditional samples vs in real clips of the `mixed` scenario (val split)."""
     config = config or clip_config(model)
     real = make_clips("mixed", split_seeds("val", num_clips), config)
-    samples = generate(model, np.zeros_like(real.frames), "unconditional", steps=steps, seed=seed)
+    samples = generate(model, np.zeros_like(real.frames), "unconditional", steps=steps, seed=seed, sampler=sampler)
     model_count, real_count = ball_counts(samples), ball_counts(real.frames)
     return dict(model=model_count, real=real_count, ratio=model_count / real_count)
 
@@ -57,20 +59,20 @@ def context_sensitivity(model, clips_by_scenario: dict) -> dict:
     """{scenario: {"own": px, "swapped": px, "rise": px}} of the one-shot x̂_0 at t = T-1."""
     result = {}
     for scenario, clips in clips_by_scenario.items():
-        own = one_shot_error(model, clips, 999)
-        swapped = one_shot_error(model, clips, 999, swap_context=True)
+        own = one_shot_error(model, clips, NUM_TRAIN_TIMESTEPS - 1)
+        swapped = one_shot_error(model, clips, NUM_TRAIN_TIMESTEPS - 1, swap_context=True)
         result[scenario] = dict(own=own, swapped=swapped, rise=swapped - own)
     return result
 
 
 @torch.no_grad()
-def generalisation(model, num_clips: int = 64, scenarios=("drop", "projectile", "roll", "collide"), steps: int = 25,
-                   seed: int = 0, num_given: int = 8) -> dict:
+def generalisation(model, num_clips: int = 64, scenarios=("drop", "projectile", "roll", "collide"),
+                   steps: int = DEFAULT_STEPS, seed: int = 0, num_given: int = 8, sampler: str = DEFAULT_SAMPLER) -> dict:
     """The VDT and the training-free baselines on unseen seeds, in the training world and in CHANGED_WORLD."""
     base = clip_config(model)
     worlds = {"unseen seeds": base, "changed world " + ", ".join(f"{k}={v}" for k, v in CHANGED_WORLD.items()):
               dataclasses.replace(base, **CHANGED_WORLD)}
-    methods = {"VDT": vdt_predictor(model, steps=steps, seed=seed),
+    methods = {"VDT": vdt_predictor(model, steps=steps, seed=seed, sampler=sampler),
                **{name: fn for name, fn in BASELINES.items() if name != "oracle (true frames)"}}
     seeds = UNSEEN_SEED_OFFSET + np.arange(num_clips)
     results = {}

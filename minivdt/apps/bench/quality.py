@@ -4,16 +4,16 @@ and the project's targets."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from ...baselines import BASELINES, REFERENCES, baseline_table, cnn_predictor, vdt_predictor
+from ...checkpoints import CARD_FILE, read_card, sampling_of
 from ...course import default_checkpoint
 from ...data import clip_config, split_seeds
-from ...diffusion import DEFAULT_SAMPLER
+from ...diffusion import DEFAULT_SAMPLER, DEFAULT_STEPS
 from ...metrics import evaluate, format_table, to_jsonable
 from ...training import TrainConfig, load_model, load_training_videos, make_train_config, pick_device
 from ...world import SCENARIOS, make_clips
@@ -30,22 +30,18 @@ CV_FACTOR = 0.6  # on GRAVITY_SCENARIOS: VDT position error <= CV_FACTOR x const
 MAX_LOST = 0.03  # fraction of balls the tracker may lose in the VDT's predictions, on every scenario
 BALL_COUNT_TOLERANCE = 0.10  # unconditional samples: balls per frame within ±10 % of real clips
 CNN_FACTOR = 1.5  # stretch: VDT position error within 1.5x the equal-budget SimVP-CNN's
-TRAINING_CARD = "training.json"  # in a checkpoint folder: {"train_seconds": ..., "num_train_clips": ...}
-
-
-def read_training_card(checkpoint) -> dict:
-    """The checkpoint folder's training.json (e.g. {"train_seconds": 2700, "num_train_clips": 4000}), or {}."""
-    path = Path(checkpoint) / TRAINING_CARD
-    if not path.is_file():
-        return {}
-    try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as error:
-        raise ValueError(f"{path} is not valid JSON: {error}") from error
 
 
 def _target(met, detail):
     return {"met": bool(met), "detail": detail}
+
+
+def target_verdict(target: dict) -> str:
+    """"met", "NOT met" or "not measured"."""
+    return "not measured" if not target.get("measured", True) else "met" if target["met"] else "NOT met"
+
+
+_NOT_MEASURED = {"met": False, "measured": False, "detail": f"this run has no equal-budget {CNN_NAME}"}
 
 
 def check_targets(results: dict, physics: dict | None = None) -> dict:
@@ -66,10 +62,13 @@ def check_targets(results: dict, physics: dict | None = None) -> dict:
         contact = max(methods[m]["contact_accuracy"] for m in TRIVIAL)
         targets[f"{s}: contact accuracy >= the better trivial baseline"] = _target(
             vdt["contact_accuracy"] >= contact, f"{vdt['contact_accuracy']:.3f} vs {contact:.3f}")
+        name = f"{s}: (stretch) pos err <= {CNN_FACTOR} x {CNN_NAME}"
         if CNN_NAME in methods:
             cnn = methods[CNN_NAME]["position_error"]
-            targets[f"{s}: (stretch) pos err <= {CNN_FACTOR} x {CNN_NAME}"] = _target(
-                vdt["position_error"] <= CNN_FACTOR * cnn, f"{vdt['position_error']:.2f} vs {CNN_FACTOR * cnn:.2f} px")
+            targets[name] = _target(vdt["position_error"] <= CNN_FACTOR * cnn,
+                                    f"{vdt['position_error']:.2f} vs {CNN_FACTOR * cnn:.2f} px")
+        else:
+            targets[name] = _NOT_MEASURED
     if physics:
         counts = physics["unconditional_ball_counts"]
         targets["unconditional samples: balls per frame within ±10 % of real clips"] = _target(
@@ -77,29 +76,60 @@ def check_targets(results: dict, physics: dict | None = None) -> dict:
             f"{counts['model']:.2f} vs {counts['real']:.2f} balls per frame")
         rise = float(np.mean([v["rise"] for v in physics["context_sensitivity"].values()]))
         targets["swapping the given frames makes x̂₀ at t = T-1 worse"] = _target(rise > 0.5, f"+{rise:.2f} px")
+        name = f"(stretch) best-of-8 samples below {CNN_NAME} (mean over scenarios)"
         if CNN_NAME in next(iter(results.values())):
             best8 = float(np.mean([v["8"] for v in physics["best_of_k"].values() if "8" in v] or [np.nan]))
             cnn = float(np.mean([results[s][CNN_NAME]["position_error"] for s in results]))
-            targets[f"(stretch) best-of-8 samples below {CNN_NAME} (mean over scenarios)"] = _target(
-                best8 < cnn, f"{best8:.2f} vs {cnn:.2f} px")
+            targets[name] = _target(best8 < cnn, f"{best8:.2f} vs {cnn:.2f} px")
+        else:
+            targets[name] = _NOT_MEASURED
     return targets
 
 
-def bench_quality(checkpoint=None, budget_s=None, num_clips=64, scenarios=SCENARIOS, steps=25, seed=0,
+def _equal_budget_cnn(cnn_run, budget_s, budget_source, num_train_clips, config, subset, curve_every_s, num_given,
+                      seed, quick, progress):
+    """The SimVP trained for the VDT's budget on the same training clips: reused from `cnn_run` when it holds one,
+    else trained (resumably, when cnn_run names a file to keep it in) -> (curve, model, info)."""
+    cnn_kwargs = dict(model_kwargs=dict(hidden=8, translator_width=16, translator_depth=1)) if quick else {}
+    if cnn_run is not None and Path(cnn_run).exists():
+        progress(f"quality: reusing the {CNN_NAME} trained earlier for {budget_s:.1f} s in {cnn_run}")
+        curve, cnn, info = load_cnn_run(cnn_run, budget_s, num_given, config.num_frames - num_given)
+    else:
+        progress(f"quality: building {num_train_clips} training clips, training {CNN_NAME} for {budget_s:.1f} s "
+                 f"(budget from {budget_source}) with {torch.get_num_threads()} threads")
+        videos = load_training_videos(make_train_config("cpu-tiny", num_train_clips=num_train_clips,
+                                                        image_size=config.size, num_frames=config.num_frames))
+        partial = None if cnn_run is None else Path(f"{cnn_run}.partial")  # resumable when the run is kept
+        if partial is not None and partial.exists():
+            progress(f"quality: continuing the interrupted {CNN_NAME} run saved in {partial}")
+        curve, cnn, info = learning_curve_cnn(videos.numpy(), subset, budget_s, curve_every_s, num_given,
+                                              seed=seed, partial=partial, device=pick_device(), **cnn_kwargs)
+        info["budget_s"] = budget_s
+        if cnn_run is not None:
+            save_cnn_run(cnn_run, curve, cnn, info, cnn_kwargs.get("model_kwargs"))
+    info["budget_source"] = budget_source
+    return curve, cnn, info
+
+
+def bench_quality(checkpoint=None, budget_s=None, num_clips=64, scenarios=SCENARIOS, steps=None, seed=0,
                   num_train_clips=None, curve_every_s=None, curve_clips=4, vdt_curve=None, vdt_run=None,
-                  quick=False, progress=print, cnn_run=None, physics_checks=True) -> dict:
+                  quick=False, progress=print, cnn_run=None, physics_checks=True, sampler=None, cnn=True) -> dict:
     """VDT vs copy-last-frame, constant velocity and a SimVP trained for the same wall-clock budget, on the test
     split of each scenario; plus learning curves. budget_s defaults to the checkpoint's training.json
-    "train_seconds". vdt_curve: [(seconds, checkpoint), ...]; vdt_run: a run folder whose log has eval points."""
+    "train_seconds". vdt_curve: [(seconds, checkpoint), ...]; vdt_run: a run folder whose log has eval points.
+    sampler and steps default to the checkpoint's measured choice (checkpoints.sampling_of); cnn=False leaves the
+    SimVP out (its stretch targets are then reported as not measured)."""
     checkpoint = Path(checkpoint) if checkpoint is not None else default_checkpoint()
-    card = read_training_card(checkpoint)
+    card = read_card(checkpoint)
+    card_sampler, card_steps = sampling_of(checkpoint)
+    sampler, steps = sampler or card_sampler, steps or card_steps
     budget_source = "argument"
     if budget_s is None and "train_seconds" in card:
-        budget_s, budget_source = float(card["train_seconds"]), f"{checkpoint / TRAINING_CARD}"
-    if budget_s is None:
+        budget_s, budget_source = float(card["train_seconds"]), f"{checkpoint / CARD_FILE}"
+    if cnn and budget_s is None:
         raise ValueError(f"budget_s must be given (seconds of CNN training, e.g. --budget-s 2700): "
-                         f"{checkpoint / TRAINING_CARD} has no \"train_seconds\"")
-    if not budget_s > 0:
+                         f"{checkpoint / CARD_FILE} has no \"train_seconds\"")
+    if budget_s is not None and not budget_s > 0:
         raise ValueError(f"budget_s must be positive, got {budget_s!r}")
     model = load_model(checkpoint, device=pick_device())
     vdt_run_curve = learning_curve_from_log(vdt_run) if vdt_run is not None and not vdt_curve else None
@@ -108,32 +138,21 @@ def bench_quality(checkpoint=None, budget_s=None, num_clips=64, scenarios=SCENAR
     config = clip_config(model)
     num_given = config.num_frames // 2
     num_train_clips = num_train_clips or card.get("num_train_clips") or TrainConfig().num_train_clips
-    curve_every_s = curve_every_s or budget_s / 8
+    curve_every_s = curve_every_s or (budget_s or 0) / 8 or None
 
     subset = eval_subset(curve_clips, config, scenarios)
-    cnn_kwargs = dict(model_kwargs=dict(hidden=8, translator_width=16, translator_depth=1)) if quick else {}
-    if cnn_run is not None and Path(cnn_run).exists():
-        progress(f"quality: reusing the {CNN_NAME} trained earlier for {budget_s:.1f} s in {cnn_run}")
-        cnn_curve, cnn, cnn_info = load_cnn_run(cnn_run, budget_s, num_given, config.num_frames - num_given)
-    else:
-        progress(f"quality: building {num_train_clips} training clips, training {CNN_NAME} for {budget_s:.1f} s "
-                 f"(budget from {budget_source}) with {torch.get_num_threads()} threads")
-        videos = load_training_videos(make_train_config("cpu-tiny", num_train_clips=num_train_clips,
-                                                        image_size=config.size, num_frames=config.num_frames))
-        cnn_curve, cnn, cnn_info = learning_curve_cnn(videos.numpy(), subset, budget_s, curve_every_s, num_given,
-                                                      seed=seed, device=pick_device(), **cnn_kwargs)
-        cnn_info["budget_s"] = budget_s
-        if cnn_run is not None:
-            save_cnn_run(cnn_run, cnn_curve, cnn, cnn_info, cnn_kwargs.get("model_kwargs"))
-    cnn_info["budget_source"] = budget_source
-    curves = {CNN_NAME: cnn_curve}
+    cnn_model, cnn_info, curves = None, None, {}
+    if cnn:
+        cnn_curve, cnn_model, cnn_info = _equal_budget_cnn(cnn_run, budget_s, budget_source, num_train_clips, config,
+                                                           subset, curve_every_s, num_given, seed, quick, progress)
+        curves[CNN_NAME] = cnn_curve
     if vdt_curve:
-        curves[VDT_NAME] = learning_curve_vdt(vdt_curve, subset, num_given, steps, seed)
+        curves[VDT_NAME] = learning_curve_vdt(vdt_curve, subset, num_given, steps, seed, sampler)
     elif vdt_run_curve is not None:
         curves[VDT_NAME] = vdt_run_curve
 
-    methods = {VDT_NAME: vdt_predictor(model, steps=steps, seed=seed), CNN_NAME: cnn_predictor(cnn), **BASELINES,
-               **REFERENCES}
+    methods = {VDT_NAME: vdt_predictor(model, steps=steps, seed=seed, sampler=sampler),
+               **({CNN_NAME: cnn_predictor(cnn_model)} if cnn_model is not None else {}), **BASELINES, **REFERENCES}
     results, test_clips = {}, {}
     for scenario in scenarios:
         progress(f"quality: evaluating {len(methods)} methods on {num_clips} test clips of {scenario!r}")
@@ -144,14 +163,16 @@ def bench_quality(checkpoint=None, budget_s=None, num_clips=64, scenarios=SCENAR
         progress("quality: best-of-k, unconditional samples, context swap, unseen seeds and a changed world")
         ks = (1, 2) if quick else (1, 4, 8)
         physics = dict(
-            best_of_k={s: best_of_k(model, c, ks, num_given, steps, seed) for s, c in test_clips.items()},
-            unconditional_ball_counts=unconditional_ball_counts(model, 2 if quick else 32, steps, seed, config),
+            best_of_k={s: best_of_k(model, c, ks, num_given, steps, seed, sampler) for s, c in test_clips.items()},
+            # generation from nothing: the library's default sampler, whatever suits forward prediction best
+            unconditional_ball_counts=unconditional_ball_counts(model, 2 if quick else 32, 2 if quick else DEFAULT_STEPS,
+                                                                seed, config, DEFAULT_SAMPLER),
             context_sensitivity=context_sensitivity(model, test_clips),
             generalisation=generalisation(model, num_clips, scenarios=tuple(s for s in scenarios if s != "mixed"),
-                                          steps=steps, seed=seed, num_given=num_given))
+                                          steps=steps, seed=seed, num_given=num_given, sampler=sampler))
     return to_jsonable(dict(
         section="quality", quick=quick, checkpoint=str(checkpoint), training_card=card, num_clips=num_clips,
-        num_given=num_given, sampling_steps=steps, sampler=DEFAULT_SAMPLER, seed=seed,
+        num_given=num_given, sampling_steps=steps, sampler=sampler, seed=seed,
         num_train_clips=num_train_clips, cnn=cnn_info,
         results=results, physics=physics, targets=check_targets(results, physics), learning_curves=curves,
         **stamp()))
@@ -169,7 +190,7 @@ def format_quality(q: dict) -> str:
             lines.append(f"{scenario:<11}{name:<22}{r['position_error']:>8.2f}{r['lost_fraction']:>6.2f}"
                          f"{r['contact_accuracy']:>8.2f}{r['psnr']:>6.1f}{r['ssim']:>6.3f}  {per_step}")
     lines += ["", "targets:"]
-    lines += [f"  [{'met' if t['met'] else 'NOT met'}] {name}: {t['detail']}" for name, t in q["targets"].items()]
+    lines += [f"  [{target_verdict(t)}] {name}: {t['detail']}" for name, t in q["targets"].items()]
     lines += ["", format_learning_curves(q["learning_curves"])]
     return "\n".join(lines)
 
@@ -190,10 +211,10 @@ def main(args) -> dict:
         checkpoint=args.checkpoint, budget_s=args.budget_s if args.budget_s or not quick else 2.0,
         num_clips=args.num_clips or (2 if quick else 64), scenarios=tuple(args.scenarios or
                                                                           (("drop", "roll") if quick else SCENARIOS)),
-        steps=args.steps or (2 if quick else 25), num_train_clips=args.num_train_clips or (10 if quick else None),
+        steps=args.steps or (2 if quick else None), num_train_clips=args.num_train_clips or (10 if quick else None),
         curve_every_s=1.0 if quick else args.curve_every_s, curve_clips=1 if quick else 4,
         vdt_curve=[_parse_curve(c) for c in args.vdt_curve or []], vdt_run=args.vdt_run, quick=quick,
-        cnn_run=args.cnn_run)
+        cnn_run=args.cnn_run, sampler=args.sampler, cnn=not args.no_cnn)
     q["plot"] = str(plot_learning_curves(q["learning_curves"], Path(args.out) / "learning_curves.png").resolve())
     print(format_quality(q))
     print(f"wrote {write_json(q, Path(args.out) / 'quality.json')}")

@@ -3,7 +3,8 @@
 Every arm trains the same backbone on the same clips with the same seed for the same budget of process CPU
 seconds (the machine is shared, so wall clock would measure the neighbours), and is scored at a few points of its
 budget on held-out validation clips:
-- position error of 8 sampled future frames (25 steps of the default sampler) and the fraction of balls lost;
+- position error of 8 sampled future frames (25 ancestral DDPM steps, fixed for the whole study) and the fraction of
+  balls lost;
 - the one-shot x̂_0 error at t = T-1 and t = T/2 (how well a single forward pass already predicts the future);
 - context sensitivity: how much the x̂_0 error at t = T-1 rises when the 8 given frames are another clip's.
   A model that ignores its context scores the same either way.
@@ -22,14 +23,18 @@ import numpy as np
 import torch
 
 from minivdt.data import split_seeds, to_tensor, to_uint8
-from minivdt.diffusion import DEFAULT_SAMPLER, make_scheduler, predict_x0, sample
+from minivdt.diffusion import NUM_TRAIN_TIMESTEPS, make_scheduler, predict_x0, sample
 from minivdt.masks import make_mask
 from minivdt.metrics import position_errors
-from minivdt.training import make_train_config, train
+from minivdt.tokenizer import decode_video, encode_video, save_tokenizer, train_tokenizer
+from minivdt.training import load_training_videos, make_train_config, train
 from minivdt.world import WorldConfig, make_clips
 
 VAL_SCENARIOS = ("drop", "projectile", "roll", "collide")
 NUM_GIVEN = 8
+# How every arm's sampled futures are scored, pinned here (not the library default) so that all arms of the study
+# are scored alike; the one-shot x̂_0 numbers need no sampler.
+STUDY_SAMPLER, STUDY_STEPS = "ddpm", 25
 # The recipe the earlier short runs pointed at; every arm changes one thing of it.
 BASE = dict(prediction_type="sample", timestep_sampling="high_noise", loss_weighting="none", learning_rate=1e-3,
             batch_size=16, num_train_clips=8000, mixed_precision="no", warmup_steps=100, log_every=50)
@@ -46,6 +51,9 @@ ARMS = {
     "regressor": dict(timestep_sampling="max", task_weights={"predict": 1.0}),
     # tokens and attention
     "x0-high_noise-p4": dict(model_overrides={"patch_size": 4}),
+    # pixels vs latents, as the paper: a tiny AutoencoderKL (2x down, 16 x 16 x 4 latents) trained first, inside the
+    # budget; latent patch 4 gives the same 16 tokens per frame as pixel patch 8
+    "x0-high_noise-latent": dict(tokenizer_cpu_s=300, model_overrides={"patch_size": 4}),
     "x0-high_noise-joint": dict(model_overrides={"attention_mode": "joint"}),
     # optimisation
     "x0-high_noise-lr5e-4": dict(learning_rate=5e-4),
@@ -75,27 +83,38 @@ def _predict_mask(model, batch):
                      patch_size=cfg.patch_size)
 
 
-@torch.no_grad()
-def sampled_error(model, clips, steps: int = 25, seed: int = 0) -> tuple[float, float]:
-    """(mean position error px, lost fraction) of sampled futures of `clips`."""
+def _to_model_space(clips, vae=None) -> torch.Tensor:
+    """Clips as the model sees them: pixels (B, F, 3, H, W), or a tokenizer's latents (B, F, c, H/s, W/s)."""
     video = to_tensor(clips.frames)  # (B, F, C, H, W)
+    return video if vae is None else encode_video(vae, video)
+
+
+def _to_frames(x, vae=None) -> np.ndarray:
+    """Model space back to uint8 frames (B, F, H, W, 3)."""
+    return to_uint8(x if vae is None else decode_video(vae, x).clamp(-1, 1))
+
+
+@torch.no_grad()
+def sampled_error(model, clips, steps: int = STUDY_STEPS, seed: int = 0, vae=None) -> tuple[float, float]:
+    """(mean position error px, lost fraction) of sampled futures of `clips`."""
+    video = _to_model_space(clips, vae)
     mask = _predict_mask(model, len(video))
-    scheduler = make_scheduler(DEFAULT_SAMPLER, prediction_type=model.config.prediction_type)
+    scheduler = make_scheduler(STUDY_SAMPLER, prediction_type=model.config.prediction_type)
     generator = torch.Generator().manual_seed(seed)
-    future = to_uint8(sample(model, video, mask, scheduler, steps, generator=generator))[:, NUM_GIVEN:]
+    future = _to_frames(sample(model, video, mask, scheduler, steps, generator=generator), vae)[:, NUM_GIVEN:]
     errors, lost = position_errors(future, clips.positions[:, NUM_GIVEN:], clips.present)
     return float(errors.mean()), float(lost.mean())
 
 
 @torch.no_grad()
-def one_shot_error(model, clips, timestep: int, swap_context: bool = False, seed: int = 0) -> float:
+def one_shot_error(model, clips, timestep: int, swap_context: bool = False, seed: int = 0, vae=None) -> float:
     """Position error px of the future frames of x̂_0 from ONE forward pass at `timestep`.
 
     swap_context=True gives every clip the 8 given frames of the next clip in the batch, while the noisy future
     and the truth it is scored against stay its own."""
-    x0 = to_tensor(clips.frames)  # (B, F, C, H, W)
+    x0 = _to_model_space(clips, vae)  # (B, F, C, H, W)
     mask = _predict_mask(model, len(x0))
-    scheduler = make_scheduler(DEFAULT_SAMPLER, prediction_type=model.config.prediction_type)
+    scheduler = make_scheduler(STUDY_SAMPLER, prediction_type=model.config.prediction_type)
     generator = torch.Generator().manual_seed(seed)
     timesteps = torch.full((len(x0),), timestep, dtype=torch.long)
     noise = torch.randn(x0.shape, generator=generator)
@@ -103,32 +122,33 @@ def one_shot_error(model, clips, timestep: int, swap_context: bool = False, seed
     context = x0.roll(1, dims=0) if swap_context else x0
     cond = (1 - mask) * context
     prediction = model(mask * x_t + cond, timesteps, cond, mask)
-    future = to_uint8(predict_x0(scheduler, prediction, mask * x_t + cond, timesteps))[:, NUM_GIVEN:]
+    future = _to_frames(predict_x0(scheduler, prediction, mask * x_t + cond, timesteps), vae)[:, NUM_GIVEN:]
     errors, _ = position_errors(future, clips.positions[:, NUM_GIVEN:], clips.present)
     return float(errors.mean())
 
 
-def score(model, val: dict, steps: int = 25) -> dict:
-    """All of an arm's validation numbers for one model."""
+def score(model, val: dict, steps: int = STUDY_STEPS, vae=None) -> dict:
+    """All of an arm's validation numbers for one model (on a tokenizer's latents when `vae` is given)."""
     model = model.float().eval()
-    T = 1000
+    T = NUM_TRAIN_TIMESTEPS
     result = {"position_error": {}, "lost": {}}
     for scenario, clips in val.items():
-        result["position_error"][scenario], result["lost"][scenario] = sampled_error(model, clips, steps)
+        result["position_error"][scenario], result["lost"][scenario] = sampled_error(model, clips, steps, vae=vae)
     joined = [val[s] for s in val]
-    result["x0_error_T"] = float(np.mean([one_shot_error(model, c, T - 1) for c in joined]))
-    result["x0_error_half"] = float(np.mean([one_shot_error(model, c, T // 2) for c in joined]))
-    swapped = float(np.mean([one_shot_error(model, c, T - 1, swap_context=True) for c in joined]))
+    result["x0_error_T"] = float(np.mean([one_shot_error(model, c, T - 1, vae=vae) for c in joined]))
+    result["x0_error_half"] = float(np.mean([one_shot_error(model, c, T // 2, vae=vae) for c in joined]))
+    swapped = float(np.mean([one_shot_error(model, c, T - 1, swap_context=True, vae=vae) for c in joined]))
     result["context_sensitivity"] = swapped - result["x0_error_T"]
     result["mean_position_error"] = float(np.mean(list(result["position_error"].values())))
     return result
 
 
 def run_arm(name: str, seed: int, budget_s: float, val: dict, out_dir: Path, num_marks: int = 4,
-            steps: int = 25, num_train_clips: int | None = None, model_overrides: dict | None = None) -> dict:
+            steps: int = STUDY_STEPS, num_train_clips: int | None = None, model_overrides: dict | None = None) -> dict:
     """Train one arm for `budget_s` process CPU seconds, scoring it at num_marks evenly spaced points.
     num_train_clips and model_overrides shrink the data and the model (for --quick)."""
     overrides = {**BASE, **ARMS[name]}
+    tokenizer_cpu_s = overrides.pop("tokenizer_cpu_s", None)
     if num_train_clips is not None:
         overrides["num_train_clips"] = num_train_clips
     if model_overrides:
@@ -141,6 +161,13 @@ def run_arm(name: str, seed: int, budget_s: float, val: dict, out_dir: Path, num
     curve = []
     cpu0, wall0 = time.process_time(), time.perf_counter()
     paused = {"cpu": 0.0, "wall": 0.0}
+    vae = None
+    if tokenizer_cpu_s is not None:  # the latent arm: the tokenizer's training is part of the budget
+        videos = load_training_videos(cfg)
+        vae, _ = train_tokenizer(videos, steps=10 ** 9, seed=seed, progress=False,
+                                 cpu_budget_s=min(tokenizer_cpu_s, budget_s / 2))
+        cfg.tokenizer = str(save_tokenizer(vae, run_dir / "tokenizer"))
+        print(f"  {name} seed {seed}: tokenizer trained, {time.process_time() - cpu0:.0f} CPU-s", flush=True)
 
     def evaluate(step, ema_model, seconds):
         used = time.process_time() - cpu0 - paused["cpu"]
@@ -148,7 +175,7 @@ def run_arm(name: str, seed: int, budget_s: float, val: dict, out_dir: Path, num
             return
         pause_cpu, pause_wall = time.process_time(), time.perf_counter()
         point = {"cpu_s": round(used, 1), "wall_s": round(time.perf_counter() - wall0 - paused["wall"], 1),
-                 "step": step, **score(ema_model, val, steps)}
+                 "step": step, **score(ema_model, val, steps, vae)}
         curve.append(point)
         print(f"  {name} seed {seed}: {used:.0f} CPU-s, step {step}, sampled {point['mean_position_error']:.2f} px, "
               f"x̂0@T {point['x0_error_T']:.2f} px, swap +{point['context_sensitivity']:.2f} px", flush=True)
@@ -166,7 +193,8 @@ def run_arm(name: str, seed: int, budget_s: float, val: dict, out_dir: Path, num
 
 
 def run_study(arms, seeds=(0,), budget_s: float = 1200, num_val: int = 16, out="outputs/bench/recipe",
-              steps: int = 25, num_train_clips: int | None = None, model_overrides: dict | None = None) -> list[dict]:
+              steps: int = STUDY_STEPS, num_train_clips: int | None = None,
+              model_overrides: dict | None = None) -> list[dict]:
     """Run every (arm, seed) not yet finished in `out`; returns all finished results found there."""
     unknown = [a for a in arms if a not in ARMS]
     if unknown:
@@ -226,7 +254,7 @@ def plot_curves(summary: dict, path) -> Path:
         seconds = [p["cpu_s"] for p in points]
         line, = axes[0].plot(seconds, [p["sampled"] for p in points], marker="o", label=name)
         axes[1].plot(seconds, [p["one_shot"] for p in points], marker="o", color=line.get_color())
-    axes[0].set(title=f"sampled future ({DEFAULT_SAMPLER}, 25 steps)", xlabel="training CPU seconds",
+    axes[0].set(title=f"sampled future ({STUDY_SAMPLER}, {STUDY_STEPS} steps)", xlabel="training CPU seconds",
                 ylabel="position error px (val)")
     axes[1].set(title="one-shot x̂₀ at t = T-1", xlabel="training CPU seconds")
     axes[0].legend(fontsize=7)
@@ -258,7 +286,7 @@ def main(args) -> dict:
     budget, num_val = (2.0, 1) if args.quick else (args.budget_s, args.num_val)
     if not budget > 0 or num_val < 1:
         raise ValueError(f"--budget-s must be > 0 and --num-val >= 1, got {budget} and {num_val}")
-    results = run_study(arms, tuple(args.seeds), budget, num_val, args.runs, steps=2 if args.quick else 25,
+    results = run_study(arms, tuple(args.seeds), budget, num_val, args.runs, steps=2 if args.quick else STUDY_STEPS,
                         num_train_clips=40 if args.quick else None, model_overrides=QUICK_MODEL if args.quick else None)
     summary = summarize([r for r in results if r["arm"] in arms])
     section = dict(section="recipe", quick=args.quick, num_val_per_scenario=num_val, base=BASE, arms=ARMS,

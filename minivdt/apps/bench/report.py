@@ -32,11 +32,14 @@ def write_benchmarks_md(results: dict, path="BENCHMARKS.md") -> Path:
     q = results.get("quality")
     if q:
         lines += ["## Prediction quality (8 given frames -> 8 predicted)", ""] + _md_stamp(q)
+        steps = q["sampling_steps"]
+        cnn = q.get("cnn")
+        cnn_text = (f"{CNN_NAME}: {cnn['parameters']:,} parameters, trained {cnn['train_seconds']:.0f} s "
+                    f"({cnn['steps']} steps; budget {cnn['budget_s']:.0f} s from {cnn['budget_source']}) on the same "
+                    f"{q['num_train_clips']} training clips." if cnn else
+                    f"**No {CNN_NAME} in this run** (`--no-cnn`): the equal-budget CNN comparison is not measured.")
         lines += [f"Checkpoint `{q['checkpoint']}`; {q['num_clips']} test clips per scenario; VDT sampled with "
-                  f"{q['sampling_steps']} {q.get('sampler', 'ddpm').upper()} steps. "
-                  f"{CNN_NAME}: {q['cnn']['parameters']:,} parameters, trained "
-                  f"{q['cnn']['train_seconds']:.0f} s ({q['cnn']['steps']} steps; budget {q['cnn']['budget_s']:.0f} s "
-                  f"from {q['cnn']['budget_source']}) on the same {q['num_train_clips']} training clips.", ""]
+                  f"{steps} {q.get('sampler', 'ddpm').upper()} step{'s' if steps > 1 else ''}. " + cnn_text, ""]
         rows = [[s, m, f"{r['position_error']:.2f}", " ".join(f"{e:.1f}" for e in r["position_error_per_step"]),
                  f"{r['lost_fraction']:.3f}", f"{r['contact_accuracy']:.2f}", f"{r['psnr']:.1f}", f"{r['ssim']:.3f}"]
                 for s, methods in q["results"].items() for m, r in methods.items()]
@@ -46,7 +49,8 @@ def write_benchmarks_md(results: dict, path="BENCHMARKS.md") -> Path:
             from .physics import physics_markdown
             lines += [""] + physics_markdown(q["physics"])
         lines += ["", "### Targets", ""]
-        lines += [f"- {'met' if t['met'] else '**not met**'}: {name} ({t['detail']})"
+        from .quality import target_verdict
+        lines += [f"- {target_verdict(t).replace('NOT met', '**not met**')}: {name} ({t['detail']})"
                   for name, t in q["targets"].items()]
         lines += ["", "### Learning curves (position error on a fixed val subset vs training seconds)", ""]
         curve_rows = [[name, f"{p['seconds']:.0f}", p.get("step", ""), f"{p['position_error']:.2f}"]
@@ -72,6 +76,10 @@ def write_benchmarks_md(results: dict, path="BENCHMARKS.md") -> Path:
                             "x̂₀@T px", "x̂₀@T/2 px", "swap px"], rows) + [""]
         if r.get("plot"):
             lines += [f"![recipe curves]({os.path.relpath(r['plot'], Path(path).resolve().parent)})", ""]
+    c = results.get("sampler")
+    if c:
+        from .sampler import sampler_markdown
+        lines += ["## Sampler (chosen on validation clips)", ""] + _md_stamp(c) + sampler_markdown(c)
     s = results.get("speed")
     if s:
         lines += ["## Speed", ""] + _md_stamp(s)
@@ -113,7 +121,7 @@ def write_benchmarks_md(results: dict, path="BENCHMARKS.md") -> Path:
 def load_sections(out_dir) -> dict:
     """Previously written sections (so `bench speed` keeps the quality section of BENCHMARKS.md, and back)."""
     sections = {}
-    for name in ("quality", "recipe", "speed"):
+    for name in ("quality", "recipe", "sampler", "speed"):
         path = Path(out_dir) / f"{name}.json"
         if path.is_file():
             sections[name] = json.loads(path.read_text())

@@ -273,7 +273,7 @@ def bench_speed(sizes=SPEED_SIZES, quick=False, device=None, train_batch=None, s
 
 def format_speed(s: dict) -> str:
     """Printable throughput, FLOP/s, memory and frames tables."""
-    lines = [f"matmul peak: " + ", ".join(f"{k} {v['flops_per_s'] / 1e9:.1f} GFLOP/s (n={v['n']})"
+    lines = ["matmul peak: " + ", ".join(f"{k} {v['flops_per_s'] / 1e9:.1f} GFLOP/s (n={v['n']})"
                                           for k, v in s["matmul_peak"].items()), ""]
     header = (f"{'size':<10}{'variant':<12}{'train clip/s':>13}{'x naive':>8}{'sample clip/s':>14}{'x naive':>8}"
               f"{'GFLOP/s':>9}{'of peak':>8}")

@@ -1,0 +1,111 @@
+"""Benchmarks — `minivdt bench sampler`: which sampler and how many steps to use with a trained VDT, chosen on
+validation clips (never on the test clips that `bench quality` reports).
+
+A model trained to predict x_0 can be sampled in one step (x̂_0 from pure noise) or refined over many; ancestral
+DDPM adds fresh noise at every step, DDIM does not. Which is best for forward prediction is an empirical question,
+so every candidate predicts the same val clips of every scenario with the same seed, and the lowest mean position
+error wins (fewer steps on a tie).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ...baselines import vdt_predictor
+from ...course import default_checkpoint
+from ...data import clip_config, split_seeds
+from ...diffusion import SCHEDULERS
+from ...metrics import evaluate, to_jsonable
+from ...training import load_model, pick_device
+from ...world import SCENARIOS, make_clips
+from .common import set_threads, stamp, write_json
+
+CANDIDATES = ("ddpm:25", "ddpm:50", "ddim:25", "ddim:10", "ddim:5", "ddim:2", "ddim:1", "dpm:10")
+
+
+def parse_candidate(text: str) -> tuple[str, int]:
+    """"ddim:10" -> ("ddim", 10), with a clear error for anything else."""
+    sampler, _, steps = str(text).partition(":")
+    if sampler not in SCHEDULERS or not steps.isdigit() or not 1 <= int(steps) <= 1000:
+        raise ValueError(f"sampler candidates must look like NAME:STEPS with NAME in {tuple(SCHEDULERS)} and "
+                         f"1 <= STEPS <= 1000, got {text!r}")
+    return sampler, int(steps)
+
+
+def bench_sampler(checkpoint=None, candidates=CANDIDATES, num_val: int = 32, scenarios=SCENARIOS, seed: int = 0,
+                  progress=print) -> dict:
+    """Score every "sampler:steps" candidate on `num_val` val clips per scenario -> results and the choice."""
+    parsed = [parse_candidate(c) for c in candidates]
+    checkpoint = Path(checkpoint) if checkpoint is not None else default_checkpoint()
+    model = load_model(checkpoint, device=pick_device())
+    config = clip_config(model)
+    num_given = config.num_frames // 2
+    val = {s: make_clips(s, split_seeds("val", num_val), config) for s in scenarios}
+    rows = []
+    for sampler, steps in parsed:
+        start = time.perf_counter()
+        predict = vdt_predictor(model, steps=steps, seed=seed, sampler=sampler)
+        scores = {s: evaluate(predict, clips, num_given) for s, clips in val.items()}
+        seconds = time.perf_counter() - start
+        rows.append(dict(sampler=sampler, steps=steps,
+                         position_error={s: r["position_error"] for s, r in scores.items()},
+                         lost={s: r["lost_fraction"] for s, r in scores.items()},
+                         mean_position_error=float(np.mean([r["position_error"] for r in scores.values()])),
+                         mean_lost=float(np.mean([r["lost_fraction"] for r in scores.values()])),
+                         seconds_per_clip=seconds / (num_val * len(val))))
+        progress(f"sampler: {sampler} {steps:>3} steps: {rows[-1]['mean_position_error']:.2f} px, "
+                 f"{rows[-1]['mean_lost']:.1%} lost, {rows[-1]['seconds_per_clip']:.2f} s/clip")
+    best = min(rows, key=lambda r: (round(r["mean_position_error"], 2), r["steps"]))
+    return to_jsonable(dict(section="sampler", checkpoint=str(checkpoint), num_val_per_scenario=num_val, seed=seed,
+                            rows=rows, choice=dict(sampler=best["sampler"], steps=best["steps"]), **stamp()))
+
+
+def format_sampler(result: dict) -> str:
+    scenarios = list(result["rows"][0]["position_error"])
+    header = f"{'sampler':<8}{'steps':>6}{'mean px':>9}{'lost':>7}{'s/clip':>8}  " + "".join(f"{s:>11}" for s in scenarios)
+    lines = [header, "-" * len(header)]
+    for r in result["rows"]:
+        lines.append(f"{r['sampler']:<8}{r['steps']:>6}{r['mean_position_error']:>9.2f}{r['mean_lost']:>7.1%}"
+                     f"{r['seconds_per_clip']:>8.2f}  " + "".join(f"{r['position_error'][s]:>11.2f}" for s in scenarios))
+    choice = result["choice"]
+    lines.append(f"choice: {choice['sampler']} with {choice['steps']} steps (lowest mean position error on val)")
+    return "\n".join(lines)
+
+
+def sampler_markdown(result: dict) -> list[str]:
+    """BENCHMARKS.md lines for the sampler section."""
+    scenarios = list(result["rows"][0]["position_error"])
+    lines = [f"Checkpoint `{result['checkpoint']}`, {result['num_val_per_scenario']} validation clips per scenario, "
+             f"seed {result['seed']}; the lowest mean position error wins.", "",
+             "| sampler | steps | mean px | lost | s/clip | " + " | ".join(scenarios) + " |",
+             "|" + "---|" * (5 + len(scenarios))]
+    for r in result["rows"]:
+        lines.append(f"| {r['sampler']} | {r['steps']} | {r['mean_position_error']:.2f} | {r['mean_lost']:.1%} | "
+                     f"{r['seconds_per_clip']:.2f} | " + " | ".join(f"{r['position_error'][s]:.2f}" for s in scenarios)
+                     + " |")
+    choice = result["choice"]
+    return lines + ["", f"Chosen: **{choice['sampler']}, {choice['steps']} steps**.", ""]
+
+
+def main(args) -> dict:
+    """`minivdt bench sampler`."""
+    from .report import load_sections, write_benchmarks_md
+
+    set_threads(args)
+    candidates = args.candidates or (("ddim:1", "ddpm:2") if args.quick else CANDIDATES)
+    result = bench_sampler(args.checkpoint, candidates, num_val=1 if args.quick else args.num_val,
+                           scenarios=("drop",) if args.quick else SCENARIOS)
+    result["quick"] = args.quick
+    print(format_sampler(result))
+    if args.write_card:
+        from ...checkpoints import write_card_sampling
+
+        choice = dict(result["choice"], chosen_by=f"minivdt bench sampler ({result['num_val_per_scenario']} "
+                                                  f"validation clips per scenario, {result['date']})")
+        print(f"wrote {write_card_sampling(result['checkpoint'], choice)}")
+    print(f"wrote {write_json(result, Path(args.out) / 'sampler.json')}")
+    print(f"wrote {write_benchmarks_md({**load_sections(args.out), 'sampler': result}, args.md)}")
+    return result
