@@ -1,8 +1,16 @@
-"""Notebook tests: quick mode by default, one thread per kernel, and a per-notebook time report."""
+"""Notebook tests: quick mode by default, one thread per kernel, and a per-notebook time report.
 
+MINIVDT_LESSON_TIMES=path.json also writes the report as JSON (README's lesson-time table is built from such files
+by `minivdt bench card`), e.g. on a CPU at the default size, one lesson at a time:
+    MINIVDT_QUICK=0 MINIVDT_LESSON_TIMES=assets/benchmarks/lesson_times_cpu.json python -m pytest notebooks -n 0
+"""
+
+import datetime
+import json
 import os
-import time
+import platform
 from collections import defaultdict
+from pathlib import Path
 
 # The kernels nbval starts inherit this environment: small sizes and few steps unless asked otherwise.
 os.environ.setdefault("MINIVDT_QUICK", "1")
@@ -27,3 +35,17 @@ def pytest_terminal_summary(terminalreporter):
     for name, seconds in sorted(_durations.items()):
         flag = "  <-- over the quick-mode budget" if seconds > QUICK_BUDGET_S else ""
         terminalreporter.write_line(f"{seconds:7.1f} s  {name}{flag}")
+    out = os.environ.get("MINIVDT_LESSON_TIMES")
+    if out:
+        import torch
+
+        mode = "quick" if os.environ["MINIVDT_QUICK"] != "0" else "cuda" if torch.cuda.is_available() else "cpu"
+        machine = (torch.cuda.get_device_name() if mode == "cuda" else
+                   f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores")
+        Path(out).write_text(json.dumps(dict(
+            mode=mode, machine=machine, threads_per_kernel=os.environ.get("OMP_NUM_THREADS"),
+            pytest_workers=getattr(terminalreporter.config.option, "numprocesses", None) or 1,
+            date=datetime.datetime.now().isoformat(timespec="seconds"),
+            seconds={Path(name).stem: round(seconds, 1) for name, seconds in sorted(_durations.items())}), indent=1)
+            + "\n")
+        terminalreporter.write_line(f"wrote {out}")

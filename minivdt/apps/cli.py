@@ -212,6 +212,12 @@ def _add_sampler_args(parser):
                         help="record the choice in the checkpoint's training.json (demo and bench quality use it)")
 
 
+def _add_card_args(parser):
+    parser.add_argument("--checkpoint", default=None, help="model folder (default: the bundled model)")
+    parser.add_argument("--out", default="assets/benchmarks", help="folder of the benchmark JSON files to read")
+    parser.add_argument("--readme", default="README.md", help="README whose results block is rewritten")
+
+
 # `minivdt bench NAME`: (help, description, argument adders, the "module:function"s it runs, in order).
 # A new benchmark is one entry here; its module (under minivdt/apps/bench/, imported only when it runs) gets the
 # parsed arguments.
@@ -234,6 +240,10 @@ BENCH_COMMANDS = {
                 "Sample the VDT's forward predictions on validation clips with each candidate sampler and step "
                 "count; the lowest mean position error is the choice.", (_add_common, _add_sampler_args),
                 ("minivdt.apps.bench.sampler:main",)),
+    "card": ("the model card and README's results block, from the benchmark JSON files",
+             "Write a model folder's README.md (model card) and README.md's results block from its training.json "
+             "and the quality and sampler JSON files: no number in them is typed by hand.", (_add_card_args,),
+             ("minivdt.apps.bench.card:main",)),
     "conditioning": ("adaLN vs cross-attention vs concat trained side by side",
                      "Train one cpu-tiny VDT per conditioning mode on forward prediction for the same steps and "
                      "seed; write the loss curves lesson 6 plots.", (_add_common, _add_conditioning_args),
@@ -313,7 +323,7 @@ def _run_demo(args):
 
 
 def _run_bench(args):
-    if args.bench_command != "baselines":
+    if args.bench_command not in ("baselines", "card"):  # card reads --out, the others write there
         check_output("--out", args.out, "dir")
         check_output("--md", args.md, "file")
     for option in ("curves_out", "cnn_run"):

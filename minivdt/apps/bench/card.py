@@ -1,0 +1,158 @@
+"""Benchmarks — `minivdt bench card`: the model card (README.md of a model folder) and README.md's results block,
+written from the model's training.json and the benchmark JSON files, so that no number in them is typed by hand.
+tests/test_packaging.py regenerates both and fails when the committed text is stale."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ...checkpoints import read_card
+from ...diffusion import SCHEDULERS
+from ...model import count_flops
+from ...training import load_model
+from .common import CNN_NAME, VDT_NAME
+
+RESULTS_START, RESULTS_END = "<!-- results: written by `minivdt bench card` -->", "<!-- /results -->"
+TIMES_START, TIMES_END = "<!-- lesson times: written by `minivdt bench card` -->", "<!-- /lesson times -->"
+TIME_MODES = {"quick": "quick mode (CI)", "cpu": "default on a CPU", "cuda": "default on a GPU"}
+TRIVIAL = ("copy_last_frame", "constant_velocity")
+
+
+def _load(path) -> dict | None:
+    path = Path(path)
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def results_table(quality: dict) -> list[str]:
+    """Markdown: per scenario, the VDT's position error and lost balls next to the trivial baselines (and the CNN)."""
+    methods = [VDT_NAME, *TRIVIAL] + ([CNN_NAME] if CNN_NAME in next(iter(quality["results"].values())) else [])
+    lines = ["| scenario | " + " | ".join(f"{m} px" for m in methods) + f" | {VDT_NAME} lost | VDT beats both trivial |",
+             "|---|" + "---|" * (len(methods) + 2)]
+    for scenario, r in quality["results"].items():
+        wins = all(r[VDT_NAME]["position_error"] < r[m]["position_error"] for m in TRIVIAL)
+        lines.append(f"| {scenario} | " + " | ".join(f"{r[m]['position_error']:.2f}" for m in methods) +
+                     f" | {r[VDT_NAME]['lost_fraction']:.1%} | {'yes' if wins else 'no'} |")
+    return lines
+
+
+def targets_summary(quality: dict) -> list[str]:
+    targets = quality["targets"]
+    measured = {n: t for n, t in targets.items() if t.get("measured", True)}
+    met = [n for n, t in measured.items() if t["met"]]
+    missed = [f"{n} ({t['detail']})" for n, t in measured.items() if not t["met"]]
+    lines = [f"{len(met)} of {len(measured)} measured targets met ({len(targets) - len(measured)} not measured)."]
+    if missed:
+        lines += ["", "Not met:", ""] + [f"- {m}" for m in missed]
+    return lines
+
+
+def sampling_line(card: dict, sampler_result: dict | None) -> str:
+    choice = card.get("sampling")
+    if not choice:
+        return "no measured choice: the library default sampler (`minivdt.diffusion.DEFAULT_SAMPLER`)"
+    line = f"{choice['sampler'].upper()}, {choice['steps']} step{'s' if choice['steps'] > 1 else ''}"
+    if sampler_result:
+        rows = ", ".join(f"{r['sampler'].upper()}-{r['steps']} {r['mean_position_error']:.2f}"
+                         for r in sampler_result["rows"])
+        line += (f", the lowest mean position error on {sampler_result['num_val_per_scenario']} validation clips per "
+                 f"scenario (px: {rows}; `minivdt bench sampler`)")
+    return line
+
+
+def model_card(model_dir, bench_dir, name: str = "vdt-cpu-tiny") -> str:
+    """The README.md text of a model folder."""
+    model_dir = Path(model_dir)
+    card, model = read_card(model_dir), load_model(model_dir)
+    cfg, train = model.cfg, card.get("train_config", {})
+    quality = _load(Path(bench_dir) / "quality.json")
+    sampler_result = _load(Path(bench_dir) / "sampler.json")
+    params = sum(p.numel() for p in model.parameters())
+    tasks = ", ".join(f"{k} {v}" for k, v in sorted(train.get("task_weights", {}).items(), key=lambda kv: -kv[1]))
+    lines = [f"# Model card: `{name}` (bundled)", "",
+             "The all-task VDT that `minivdt demo`, `minivdt sample` and lessons 5, 7 and 8 load. Every number here "
+             "is read from `training.json` and `assets/benchmarks/*.json` by `minivdt bench card`.", "",
+             "| | |", "|---|---|",
+             f"| architecture | `VDT`, hidden {cfg.hidden_size}, depth {cfg.depth}, {cfg.num_heads} heads, patch "
+             f"{cfg.patch_size} ({cfg.tokens_per_frame} tokens per frame), {cfg.num_frames} frames of "
+             f"{cfg.height}×{cfg.width}×{cfg.in_channels} pixels, {cfg.attention_mode} attention, adaLN-Zero; "
+             f"{params / 1e6:.2f} M parameters, {count_flops(cfg) / 1e9:.2f} GFLOPs per clip forward |",
+             f"| conditioning | `cond_mode=\"{cfg.cond_mode}\"` with unified spatio-temporal masks |",
+             f"| tasks trained | mix per sample: {tasks} |",
+             f"| diffusion | {train.get('prediction_type')} prediction, timesteps {train.get('timestep_sampling')}, "
+             f"loss weighting {train.get('loss_weighting')}; EMA {train.get('ema_decay')} weights |",
+             f"| data | {train.get('num_train_clips')} simulated training clips of {', '.join(train.get('scenarios', []))} "
+             f"(the `train` split) |",
+             f"| optimisation | AdamW, lr {train.get('learning_rate')} ({train.get('warmup_steps')} warm-up steps), "
+             f"batch {train.get('batch_size')}, grad-clip {train.get('grad_clip')}, {train.get('mixed_precision')} "
+             f"mixed precision, seed {train.get('seed')} |",
+             f"| training | {card.get('steps')} steps, {card.get('train_seconds', 0):.0f} s of training on "
+             f"{card.get('machine')} |",
+             f"| sampling | {sampling_line(card, sampler_result)} |", "",
+             "Reproduce: `python assets/train_bundled.py RUN --steps N` (resumable: run it again after an "
+             "interruption), `minivdt export RUN assets/vdt-cpu-tiny`, `minivdt bench sampler --write-card`, "
+             "`minivdt bench quality`, then `minivdt bench card`.", ""]
+    if quality:
+        lines += ["## How good it is (`BENCHMARKS.md`)", "",
+                  f"{quality['num_clips']} test clips per scenario (never seen in training or in choosing the "
+                  f"sampler), mean position error of the {quality['num_given']} predicted frames; measured "
+                  f"{quality['date']}.", ""] + results_table(quality) + [""] + targets_summary(quality) + [""]
+    return "\n".join(lines)
+
+
+def readme_results(bench_dir) -> str:
+    """README.md's results block (between RESULTS_START and RESULTS_END)."""
+    quality = _load(Path(bench_dir) / "quality.json")
+    if not quality:
+        return "(no quality benchmark yet: run `minivdt bench quality`)"
+    sampler = quality.get("sampler", next(iter(SCHEDULERS)))
+    steps = quality["sampling_steps"]
+    return "\n".join([f"The bundled model on {quality['num_clips']} held-out test clips per scenario "
+                      f"({sampler.upper()}, {steps} step{'s' if steps > 1 else ''}; position error in pixels, "
+                      f"lower is better; from `assets/benchmarks/quality.json`):", ""] + results_table(quality))
+
+
+def lesson_times(bench_dir) -> str:
+    """README.md's lesson-time table, from the lesson_times_{quick,cpu,cuda}.json files notebooks/conftest.py writes."""
+    runs = {mode: _load(Path(bench_dir) / f"lesson_times_{mode}.json") for mode in TIME_MODES}
+    runs = {mode: run for mode, run in runs.items() if run}
+    if not runs:
+        return "(no lesson timings yet: see notebooks/conftest.py)"
+    lessons = sorted({name for run in runs.values() for name in run["seconds"]})
+    fmt = lambda s: "—" if s is None else f"{s:.0f} s" if s < 120 else f"{s / 60:.1f} min"  # noqa: E731
+    lines = ["| lesson | " + " | ".join(TIME_MODES[m] for m in runs) + " |", "|---|" + "---|" * len(runs)]
+    lines += [f"| {name} | " + " | ".join(fmt(run["seconds"].get(name)) for run in runs.values()) + " |"
+              for name in lessons]
+    lines += [""] + [f"- {TIME_MODES[m]}: {run['machine']}, {run['threads_per_kernel']} thread(s) per kernel, "
+                     f"{run['pytest_workers']} lesson(s) at a time, {run['date']}" for m, run in runs.items()]
+    return "\n".join(lines)
+
+
+def _replace_block(text: str, start: str, end: str, body: str) -> str:
+    if start not in text or end not in text:
+        return text
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    return f"{head}{start}\n{body}\n{end}{tail}"
+
+
+def write_cards(model_dir, bench_dir, readme="README.md") -> list[Path]:
+    """Rewrite the model folder's README.md and README.md's results and lesson-time blocks."""
+    model_dir = Path(model_dir)
+    (model_dir / "README.md").write_text(model_card(model_dir, bench_dir) + "\n")
+    written = [model_dir / "README.md"]
+    readme = Path(readme)
+    if readme.is_file():
+        text = _replace_block(readme.read_text(), RESULTS_START, RESULTS_END, readme_results(bench_dir))
+        text = _replace_block(text, TIMES_START, TIMES_END, lesson_times(bench_dir))
+        readme.write_text(text)
+        written.append(readme)
+    return written
+
+
+def main(args):
+    """`minivdt bench card`."""
+    from ...course import default_checkpoint
+
+    for path in write_cards(args.checkpoint or default_checkpoint(), args.out, args.readme):
+        print(f"wrote {path}")

@@ -1,0 +1,32 @@
+"""The model card and README's results and lesson-time blocks are written from the benchmark JSON files by
+`minivdt bench card`: regenerating them must reproduce the committed text exactly (no number typed by hand)."""
+
+import shutil
+from pathlib import Path
+
+from minivdt.apps.bench import card
+from minivdt.course import ASSETS, default_checkpoint
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_committed_model_card_and_readme_blocks_are_up_to_date(tmp_path):
+    model = tmp_path / "model"
+    shutil.copytree(default_checkpoint(), model)
+    readme = tmp_path / "README.md"
+    shutil.copy(ROOT / "README.md", readme)
+    card.write_cards(model, ASSETS / "benchmarks", readme)
+    assert (model / "README.md").read_text() == (default_checkpoint() / "README.md").read_text(), \
+        "model card is stale: run `minivdt bench card`"
+    assert readme.read_text() == (ROOT / "README.md").read_text(), "README blocks are stale: run `minivdt bench card`"
+    text = readme.read_text()
+    for start, end in ((card.RESULTS_START, card.RESULTS_END), (card.TIMES_START, card.TIMES_END)):
+        assert text.count(start) == 1 and text.count(end) == 1
+
+
+def test_results_table_says_whether_the_vdt_beats_both_trivial_baselines():
+    row = lambda px: {"position_error": px, "lost_fraction": 0.0}  # noqa: E731
+    quality = {"results": {"drop": {"VDT": row(1.0), "copy_last_frame": row(2.0), "constant_velocity": row(3.0)},
+                           "roll": {"VDT": row(2.5), "copy_last_frame": row(2.0), "constant_velocity": row(3.0)}}}
+    lines = card.results_table(quality)
+    assert lines[2].endswith("| yes |") and lines[3].endswith("| no |")
