@@ -4,7 +4,7 @@ of `minivdt bench quality` (4 clips per scenario), appending to a .jsonl that `b
     python assets/bundled_curve.py RUN_DIR assets/benchmarks/vdt_curve.jsonl
 
 Snapshots already in the file are skipped. Each line: step, training seconds, position error of sampled futures
-(the default sampler, 25 steps) and of the one-shot x̂_0 at t = T-1.
+(25 ancestral DDPM steps, fixed so that the curve keeps one meaning) and of the one-shot x̂_0 at t = T-1.
 """
 
 import json
@@ -31,9 +31,9 @@ def main(run_dir, out):
             continue
         model = load_model(folder)
         row = dict(step=step, seconds=float((folder / "seconds.txt").read_text()),
-                   position_error=mean_position_error(vdt_predictor(model, 25, 0), subset),
-                   one_shot_position_error=float(sum(one_shot_error(model, c, NUM_TRAIN_TIMESTEPS - 1) for c in subset.values())
-                                                 / len(subset)))
+                   position_error=mean_position_error(vdt_predictor(model, 25, 0, "ddpm"), subset),
+                   one_shot_position_error=float(sum(one_shot_error(model, c, NUM_TRAIN_TIMESTEPS - 1)
+                                                     for c in subset.values()) / len(subset)))
         with open(out, "a") as f:
             f.write(json.dumps(row) + "\n")
         print(row, flush=True)

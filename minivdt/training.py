@@ -81,7 +81,7 @@ class TrainConfig:
     log_every: int = 10
     seed: int = 0
     # "auto": bf16 on CPU and bf16-capable GPUs, fp16 on older GPUs, off on MPS. The cpu-tiny preset turns it
-    # off: at that width bf16 autocast measured no faster than fp32 on 2 cores (0.60 vs 0.53 s a step).
+    # off: at width 128 bf16 autocast is several times slower than fp32 on a CPU (`minivdt bench speed`).
     mixed_precision: str = "auto"
     out_dir: str = "runs/cpu-tiny"
     tokenizer: str | None = None  # folder of a saved minivdt.tokenizer: diffuse its latents instead of pixels

@@ -24,6 +24,22 @@ def _md_stamp(section) -> list[str]:
             "", f"Command: `{section['command']}`", ""]
 
 
+def recipe_verdict(rows: list[dict], ignores_context_px: float = 0.1) -> list[str]:
+    """What the recipe table says, computed from it: the best arm by each score, and the arms whose one-shot x̂₀
+    hardly moves when the context is swapped (they have not learned to read the given frames)."""
+    if not rows:
+        return []
+    best = lambda key: min(rows, key=lambda a: a[key])  # noqa: E731
+    lines = [f"- Lowest sampled error: **{best('mean_position_error')['arm']}** "
+             f"({best('mean_position_error')['mean_position_error']:.2f} px); lowest one-shot x̂₀ error at t = T-1: "
+             f"**{best('x0_error_T')['arm']}** ({best('x0_error_T')['x0_error_T']:.2f} px)."]
+    blind = [a["arm"] for a in rows if a["context_sensitivity"] < ignores_context_px]
+    if blind:
+        lines.append(f"- Context swap moves x̂₀ by less than {ignores_context_px} px (the given frames are not read yet): "
+                     + ", ".join(blind) + ".")
+    return lines
+
+
 def write_benchmarks_md(results: dict, path="BENCHMARKS.md") -> Path:
     """Write BENCHMARKS.md from {"quality": bench_quality(), "speed": bench_speed()} (either may be missing)."""
     lines = ["# minivdt benchmarks", "",
@@ -74,6 +90,7 @@ def write_benchmarks_md(results: dict, path="BENCHMARKS.md") -> Path:
                 for a in r["rows"]]
         lines += _md_table(["arm", "seeds", "CPU s", "steps", "sampled px", "drop / proj / roll / collide", "lost",
                             "x̂₀@T px", "x̂₀@T/2 px", "swap px"], rows) + [""]
+        lines += recipe_verdict(r["rows"]) + [""]
         if r.get("plot"):
             lines += [f"![recipe curves]({os.path.relpath(r['plot'], Path(path).resolve().parent)})", ""]
     c = results.get("sampler")
