@@ -55,6 +55,9 @@ def test_cli_quick_speed_and_quality(tmp_path, tiny_checkpoint):
                 assert _positive_finite(row[key]), (key, row[key])
         assert size["variants"]["naive fp32"]["train_speedup"] == 1.0
     assert all(_positive_finite(v["flops_per_s"]) for v in speed["matmul_peak"].values())
+    thread_rows = speed["cpu_threads"]["rows"]
+    assert thread_rows[0]["threads"] == 1 and all(_positive_finite(r[k]) for r in thread_rows
+                                                  for k in ("fp32_step_s", "bf16_step_s"))
     assert [(m["size"], m["bf16"]) for m in speed["memory"]] == [("cpu-tiny", False)]  # quick: one subprocess
     assert all(m["step_peak_mib"] is None or m["step_peak_mib"] >= 0 for m in speed["memory"])
     assert {(r["frames"], r["attention_mode"]) for r in speed["frames"]["rows"]} == \

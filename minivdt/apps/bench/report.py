@@ -125,6 +125,16 @@ def write_benchmarks_md(results: dict, path="BENCHMARKS.md") -> Path:
                                [[m["size"], "bf16 autocast" if m["bf16"] else "fp32", m["batch"],
                                  "n/a" if m["step_peak_mib"] is None else f"{m['step_peak_mib']:.0f}"]
                                 for m in s["memory"]]) + [""]
+        t = s.get("cpu_threads")
+        if t:
+            lines += [f"The bundled model's training step ({t['size']}, x₀ target, batch {t['batch']}) by torch threads "
+                      "and precision (medians of interleaved repeats); the last column is training steps per second "
+                      "per core, which decides whether one run should use every core or each core should run its "
+                      "own one-thread job:", ""]
+            lines += _md_table(["threads", "fp32 s/step", "bf16 autocast s/step", "bf16 / fp32", "fp32 steps/s per core"],
+                               [[r["threads"], f"{r['fp32_step_s']:.3f}", f"{r['bf16_step_s']:.3f}",
+                                 f"{r['bf16_step_s'] / r['fp32_step_s']:.1f}x",
+                                 f"{1 / (r['fp32_step_s'] * r['threads']):.2f}"] for r in t["rows"]]) + [""]
         f = s["frames"]
         lines += [f"Training-step time vs clip length, {f['size']} fast path fp32, batch {f['batch']}:", ""]
         lines += _md_table(["frames", "attention", "step s", "GFLOP"],

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -237,6 +238,27 @@ def peak_memory(size, overrides=None, batch=4, bf16=False, device=None) -> dict:
                 peak_from_steps=r["peak_from_steps"])
 
 
+def bench_threads(size="cpu-tiny", batch=16, repeats=5, overrides=None) -> dict:
+    """The bundled model's training step (its size, x_0 target, batch 16) at 1 torch thread and at every core, in
+    fp32 and with bf16 autocast: which settings the CPU training run should use. Medians of interleaved repeats."""
+    before = torch.get_num_threads()
+    rows = []
+    try:
+        for threads in sorted({1, os.cpu_count() or 1}):
+            torch.set_num_threads(threads)
+            torch.manual_seed(0)
+            model = VDT.from_preset(size, prediction_type="sample", **(overrides or {}))
+            optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+            x0, mask = _video_batch(model.cfg, batch, torch.device("cpu"))
+            times = interleaved_medians({"fp32": train_step_fn(model, optimizer, x0, mask, False),
+                                         "bf16": train_step_fn(model, optimizer, x0, mask, True)}, repeats, warmup=1)
+            rows.append(dict(threads=threads, fp32_step_s=times["fp32"]["median_s"],
+                             bf16_step_s=times["bf16"]["median_s"]))
+    finally:
+        torch.set_num_threads(before)
+    return dict(size=size, batch=batch, repeats=repeats, rows=rows)
+
+
 def bench_speed(sizes=SPEED_SIZES, quick=False, device=None, train_batch=None, sample_batch=None, repeats=None,
                 sample_steps=25, frame_counts=FRAME_COUNTS, memory=True, progress=print) -> dict:
     """All speed measurements in one run: matmul peaks, per-size throughput (naive vs fast fp32 vs fast bf16),
@@ -266,9 +288,13 @@ def bench_speed(sizes=SPEED_SIZES, quick=False, device=None, train_batch=None, s
     progress(f"speed: frames {frame_counts if not quick else (8, 16)} x factorised/joint")
     frames = bench_frames("cpu-tiny", overrides, frame_counts=(8, 16) if quick else frame_counts,
                           batch=2 if quick else 4, repeats=repeats if quick else 3, device=device)
+    thread_rows = None
+    if device.type == "cpu":
+        progress("speed: the bundled model's training step at 1 thread and at every core, fp32 and bf16")
+        thread_rows = bench_threads(overrides=overrides, batch=2 if quick else 16, repeats=2 if quick else 5)
     return to_jsonable(dict(section="speed", quick=quick, device=str(device), threads=torch.get_num_threads(),
                             sampler=DEFAULT_SAMPLER, matmul_peak=peaks, sizes=sizes_out, memory=memory_out,
-                            frames=frames, **stamp()))
+                            frames=frames, cpu_threads=thread_rows, **stamp()))
 
 
 def format_speed(s: dict) -> str:
@@ -289,6 +315,10 @@ def format_speed(s: dict) -> str:
         for m in s["memory"]:
             peak = "n/a" if m["step_peak_mib"] is None else f"{m['step_peak_mib']:.0f}"
             lines.append(f"{m['size']:<10}{'bf16' if m['bf16'] else 'fp32':<7}{m['batch']:>6}{peak:>15}  {m['method']}")
+    t = s.get("cpu_threads")
+    if t:
+        lines += ["", f"training step of {t['size']} (x0, batch {t['batch']}): threads, fp32 s, bf16 s"]
+        lines += [f"  {r['threads']:>3} {r['fp32_step_s']:>8.3f} {r['bf16_step_s']:>8.3f}" for r in t["rows"]]
     f = s["frames"]
     lines += ["", f"training step, {f['size']}, batch {f['batch']}: {'frames':>6}{'attention':>12}{'step s':>9}"
                   f"{'GFLOP':>8}"]
