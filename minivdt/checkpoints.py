@@ -146,14 +146,20 @@ def load_model(path: str | os.PathLike, device: str | torch.device = "cpu", expe
     return model.to(device).eval()
 
 
+def read_json_object(path: Path) -> dict:
+    """A JSON file that must hold an object, with one clear error for anything else."""
+    try:
+        value = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise CheckpointError(f"{path} is unreadable or not JSON ({_one_line(error)})") from None
+    if not isinstance(value, dict):
+        raise CheckpointError(f"{path} must hold a JSON object, got {type(value).__name__}")
+    return value
+
+
 def read_model_config(config_path: Path, expected: dict | None = None) -> dict:
     """The VDT keyword arguments stored in a config.json; unknown keys and unexpected values are errors."""
-    try:
-        config = json.loads(config_path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise CheckpointError(f"{config_path} is unreadable or not JSON ({_one_line(error)})") from None
-    if not isinstance(config, dict):
-        raise CheckpointError(f"{config_path} must hold a JSON object, got {type(config).__name__}")
+    config = read_json_object(config_path)
     kwargs = {k: v for k, v in config.items() if not k.startswith("_")}  # diffusers' _class_name, _diffusers_version
     defaults = {name: p.default for name, p in inspect.signature(VDT.__init__).parameters.items() if name != "self"}
     unknown = sorted(set(kwargs) - set(defaults))
@@ -357,15 +363,7 @@ def trim_log(out_dir: str | os.PathLike, step: int):
 def read_card(folder: str | os.PathLike) -> dict:
     """A model folder's training.json (steps, train_seconds, train_config, sampling, ...), or {} if it has none."""
     path = Path(folder) / CARD_FILE
-    if not path.is_file():
-        return {}
-    try:
-        card = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise CheckpointError(f"{path} is unreadable or not JSON ({_one_line(error)})") from None
-    if not isinstance(card, dict):
-        raise CheckpointError(f"{path} must hold a JSON object, got {type(card).__name__}")
-    return card
+    return read_json_object(path) if path.is_file() else {}
 
 
 def sampling_of(folder: str | os.PathLike) -> tuple[str, int]:
