@@ -116,16 +116,17 @@ def vdt_curve_callback(subset, path, num_given=8, steps=DEFAULT_STEPS, seed=0):
     return callback
 
 
-def learning_curve_from_log(path) -> list[dict]:
-    """Eval points (lines that carry a "position_error") of a run folder's log.jsonl or of a .jsonl file."""
+def learning_curve_from_log(path, key: str = "position_error") -> list[dict]:
+    """Eval points (lines that carry `key`, e.g. "position_error" or "one_shot_position_error") of a run folder's
+    log.jsonl or of a .jsonl file, as {"seconds", "step", "position_error"}."""
     path = Path(path)
     path = path / "log.jsonl" if path.is_dir() else path
     if not path.is_file():
         raise FileNotFoundError(f"no learning-curve log at {path}")
     try:
         rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-        return [dict(seconds=float(row["seconds"]), step=row.get("step"), position_error=float(row["position_error"]))
-                for row in rows if "position_error" in row]
+        return [dict(seconds=float(row["seconds"]), step=row.get("step"), position_error=float(row[key]))
+                for row in rows if key in row]
     except (UnicodeDecodeError, ValueError, KeyError, TypeError) as error:
         raise ValueError(f"{path} is not a JSON-lines learning-curve log ({' '.join(str(error).split())[:200]})") \
             from None

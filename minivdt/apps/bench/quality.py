@@ -150,6 +150,9 @@ def bench_quality(checkpoint=None, budget_s=None, num_clips=64, scenarios=SCENAR
         curves[VDT_NAME] = learning_curve_vdt(vdt_curve, subset, num_given, steps, seed, sampler)
     elif vdt_run_curve is not None:
         curves[VDT_NAME] = vdt_run_curve
+        one_shot = learning_curve_from_log(vdt_run, "one_shot_position_error")  # assets/bundled_curve.py's column
+        if one_shot:
+            curves[f"{VDT_NAME} one-shot x̂₀"] = one_shot
 
     methods = {VDT_NAME: vdt_predictor(model, steps=steps, seed=seed, sampler=sampler),
                **({CNN_NAME: cnn_predictor(cnn_model)} if cnn_model is not None else {}), **BASELINES, **REFERENCES}
