@@ -13,6 +13,18 @@ from .checks import check_int
 
 TASKS = ("unconditional", "predict", "backward", "interpolate", "image_to_video", "spatial_completion", "random")
 
+DEFAULT_TASK_WEIGHTS = {
+    # Forward prediction is the Physion readout, so it gets the largest share; the rest teach the one
+    # model every other task of the paper's unified mask modeling.
+    "predict": 0.5,
+    "backward": 0.1,
+    "interpolate": 0.1,
+    "image_to_video": 0.05,
+    "spatial_completion": 0.1,
+    "random": 0.1,
+    "unconditional": 0.05,
+}
+
 
 def _check_task(task):
     if not isinstance(task, str) or task not in TASKS:

@@ -32,7 +32,7 @@ from .checkpoints import CHECKPOINT_DIR, LOG_FILE, STATE_FILE, export_model, loa
 from .checks import check_float, check_int, check_output, check_seed
 from .data import BallClips, to_tensor
 from .diffusion import LOSS_WEIGHTINGS, TIMESTEP_SAMPLINGS, make_scheduler, training_loss
-from .masks import TaskMix, check_task_weights
+from .masks import DEFAULT_TASK_WEIGHTS, TaskMix, check_task_weights
 from .model import PRESETS, PREDICTION_TYPES, VDT
 from .tokenizer import downsample_factor, downsample_mask, encode_video, latent_geometry, load_tokenizer
 from .world import SCENARIOS, WorldConfig
@@ -40,19 +40,6 @@ from .world import SCENARIOS, WorldConfig
 # Fields a resumed run may change: how long it runs, how often it saves and logs, and the learning rate (the
 # advice after a NaN stop is to resume with a lower one).
 RESUMABLE_CHANGES = ("max_steps", "time_budget_s", "out_dir", "checkpoint_every", "log_every", "learning_rate")
-
-DEFAULT_TASK_WEIGHTS = {
-    # Forward prediction is the Physion readout, so it gets the largest share; the rest teach the one
-    # model every other task of the paper's unified mask modeling.
-    "predict": 0.5,
-    "backward": 0.1,
-    "interpolate": 0.1,
-    "image_to_video": 0.05,
-    "spatial_completion": 0.1,
-    "random": 0.1,
-    "unconditional": 0.05,
-}
-
 
 @dataclass
 class TrainConfig:
