@@ -411,8 +411,8 @@ def export_model(run_dir: str | os.PathLike, dest: str | os.PathLike) -> Path:
         "num_train_clips": cfg.get("num_train_clips"),
         "batch_size": cfg.get("batch_size"),
         "train_config": cfg,
-        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
-                   f"{torch.get_num_threads()} threads",
+        # where it was exported: the machine it trained on, unless the run moved (train_seconds span all sessions)
+        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}",
         "exported": time.strftime("%Y-%m-%d"),
     }
     (dest / CARD_FILE).write_text(json.dumps(card, indent=1, default=str) + "\n")
