@@ -386,6 +386,28 @@ def write_card_sampling(folder: str | os.PathLike, sampling: dict) -> Path:
     return folder / CARD_FILE
 
 
+def learning_rate_phases(run_dir: str | os.PathLike, warmup_steps: int = 0) -> list[dict]:
+    """[{"from_step", "to_step", "lr"}, ...] after warm-up, from a run's log.jsonl: a resumed run may have changed
+    its learning rate (`--learning-rate`), which the saved train_config alone (the last value) would hide."""
+    path = Path(run_dir) / LOG_FILE
+    phases: list[dict] = []
+    if not path.is_file():
+        return phases
+    for line in path.read_text().splitlines():
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if not isinstance(row, dict) or "lr" not in row or row.get("step", 0) <= warmup_steps:
+            continue
+        if phases and abs(phases[-1]["lr"] - row["lr"]) <= 1e-12:
+            phases[-1]["to_step"] = row["step"]
+        else:
+            phases.append({"from_step": phases[-1]["to_step"] if phases else warmup_steps, "to_step": row["step"],
+                           "lr": row["lr"]})
+    return phases
+
+
 def export_model(run_dir: str | os.PathLike, dest: str | os.PathLike) -> Path:
     """Copy a run's EMA weights to `dest` (a save_pretrained folder) with a training.json model card.
 
@@ -414,6 +436,7 @@ def export_model(run_dir: str | os.PathLike, dest: str | os.PathLike) -> Path:
         # where it was exported: the machine it trained on, unless the run moved (train_seconds span all sessions)
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}",
         "exported": time.strftime("%Y-%m-%d"),
+        "learning_rates": learning_rate_phases(run_dir, cfg.get("warmup_steps", 0)),
     }
     (dest / CARD_FILE).write_text(json.dumps(card, indent=1, default=str) + "\n")
     return dest

@@ -159,3 +159,16 @@ def test_the_nan_stop_keeps_weights_a_lower_learning_rate_can_resume(smoke_run):
                .parameters())
     result = train(_smoke(smoke_run, max_steps=kept["step"] + 2, learning_rate=1e-4), resume=True, progress=False)
     assert len(result.losses) == 2 and all(torch.isfinite(torch.tensor(result.losses)))
+
+
+def test_learning_rate_phases_read_a_resumed_runs_change_of_learning_rate(tmp_path):
+    import json
+
+    from minivdt.checkpoints import learning_rate_phases
+
+    rows = [{"step": s, "lr": 1e-3 * min(1, s / 20)} for s in range(10, 60, 10)] + \
+           [{"step": s, "lr": 3e-4} for s in range(60, 90, 10)]
+    (tmp_path / "log.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows) + "not json\n")
+    assert learning_rate_phases(tmp_path, warmup_steps=20) == [
+        {"from_step": 20, "to_step": 50, "lr": 1e-3}, {"from_step": 50, "to_step": 80, "lr": 3e-4}]
+    assert learning_rate_phases(tmp_path / "missing") == []

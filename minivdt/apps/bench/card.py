@@ -60,6 +60,13 @@ def sampling_line(card: dict, sampler_result: dict | None) -> str:
     return line
 
 
+def _learning_rates(card: dict, train: dict) -> str:
+    phases = card.get("learning_rates") or []
+    if len(phases) < 2:
+        return f"{train.get('learning_rate')}"
+    return ", then ".join(f"{p['lr']:g} (steps {p['from_step']}–{p['to_step']})" for p in phases)
+
+
 def model_card(model_dir, bench_dir, name: str = "vdt-cpu-tiny") -> str:
     """The README.md text of a model folder."""
     model_dir = Path(model_dir)
@@ -79,11 +86,12 @@ def model_card(model_dir, bench_dir, name: str = "vdt-cpu-tiny") -> str:
              f"{params / 1e6:.2f} M parameters, {count_flops(cfg) / 1e9:.2f} GFLOPs per clip forward |",
              f"| conditioning | `cond_mode=\"{cfg.cond_mode}\"` with unified spatio-temporal masks |",
              f"| tasks trained | mix per sample: {tasks} |",
-             f"| diffusion | {train.get('prediction_type')} prediction, timesteps {train.get('timestep_sampling')}, "
+             f"| diffusion | `prediction_type=\"{train.get('prediction_type')}\"`, timesteps "
+             f"`{train.get('timestep_sampling')}`, "
              f"loss weighting {train.get('loss_weighting')}; EMA {train.get('ema_decay')} weights |",
              f"| data | {train.get('num_train_clips')} simulated training clips of {', '.join(train.get('scenarios', []))} "
              f"(the `train` split) |",
-             f"| optimisation | AdamW, lr {train.get('learning_rate')} ({train.get('warmup_steps')} warm-up steps), "
+             f"| optimisation | AdamW, lr {_learning_rates(card, train)} ({train.get('warmup_steps')} warm-up steps), "
              f"batch {train.get('batch_size')}, grad-clip {train.get('grad_clip')}, {train.get('mixed_precision')} "
              f"mixed precision, seed {train.get('seed')} |",
              f"| training | {card.get('steps')} steps, {card.get('train_seconds', 0):.0f} s of training on "

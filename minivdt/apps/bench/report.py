@@ -90,7 +90,14 @@ def write_benchmarks_md(results: dict, path="BENCHMARKS.md") -> Path:
                 for a in r["rows"]]
         lines += _md_table(["arm", "seeds", "CPU s", "steps", "sampled px", "drop / proj / roll / collide", "lost",
                             "x̂₀@T px", "x̂₀@T/2 px", "swap px"], rows) + [""]
-        lines += recipe_verdict(r["rows"]) + [""]
+        lines += recipe_verdict(r["rows"])
+        missing = [a for a in r.get("arms", {}) if a not in {row["arm"] for row in r["rows"]}]
+        if missing:
+            seeds = sorted({len(row["seeds"]) for row in r["rows"]})
+            lines.append(f"- Not run yet: {', '.join(missing)}. The arms above ran with {' or '.join(map(str, seeds))} "
+                         f"seed(s) on {r['num_val_per_scenario']} validation clips per scenario: a screen, not a "
+                         "final comparison with standard errors.")
+        lines += [""]
         if r.get("plot"):
             lines += [f"![recipe curves]({os.path.relpath(r['plot'], Path(path).resolve().parent)})", ""]
     c = results.get("sampler")
