@@ -134,6 +134,7 @@ def lesson_times(bench_dir) -> str:
               for name in lessons]
     lines += [""] + [f"- {TIME_MODES[m]}: {run['machine']}, {run['threads_per_kernel']} thread(s) per kernel, "
                      f"{run['pytest_workers']} lesson(s) at a time, {run['date']}" for m, run in runs.items()]
+    lines += [f"- {TIME_MODES[m]}: not measured yet (`notebooks/conftest.py` says how)" for m in TIME_MODES if m not in runs]
     return "\n".join(lines)
 
 
