@@ -340,19 +340,24 @@ def _lock_owner(path: Path) -> str | None:
     return str(pid)
 
 
-def trim_log(out_dir: str | os.PathLike, step: int):
-    """Drop log lines after `step` (written after the checkpoint a resume starts from) and any torn last line."""
-    path = Path(out_dir) / LOG_FILE
-    if not path.exists():
-        return
-    kept = []
+def _log_entries(path: Path):
+    """(line, entry) for every line of a log.jsonl that parses to a JSON object; a torn line is skipped."""
     for line in path.read_text().splitlines():
         try:
             entry = json.loads(line)
         except json.JSONDecodeError:
             continue
-        if isinstance(entry, dict) and isinstance(entry.get("step"), int) and entry["step"] <= step:
-            kept.append(line)
+        if isinstance(entry, dict):
+            yield line, entry
+
+
+def trim_log(out_dir: str | os.PathLike, step: int):
+    """Drop log lines after `step` (written after the checkpoint a resume starts from) and any torn last line."""
+    path = Path(out_dir) / LOG_FILE
+    if not path.exists():
+        return
+    kept = [line for line, entry in _log_entries(path)
+            if isinstance(entry.get("step"), int) and entry["step"] <= step]
     write_atomic(path, "".join(line + "\n" for line in kept).encode())
 
 
@@ -393,12 +398,8 @@ def learning_rate_phases(run_dir: str | os.PathLike, warmup_steps: int = 0) -> l
     phases: list[dict] = []
     if not path.is_file():
         return phases
-    for line in path.read_text().splitlines():
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if not isinstance(row, dict) or "lr" not in row or row.get("step", 0) <= warmup_steps:
+    for _, row in _log_entries(path):
+        if "lr" not in row or row.get("step", 0) <= warmup_steps:
             continue
         if phases and abs(phases[-1]["lr"] - row["lr"]) <= 1e-12:
             phases[-1]["to_step"] = row["step"]

@@ -1,27 +1,26 @@
 """Benchmarks — `minivdt bench card`: the model card (README.md of a model folder) and README.md's results block,
 written from the model's training.json and the benchmark JSON files, so that no number in them is typed by hand.
-tests/test_packaging.py regenerates both and fails when the committed text is stale."""
+tests/test_cards.py regenerates both and fails when the committed text is stale."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from ...checkpoints import read_card
+from ...checkpoints import read_card, read_json_object
 from ...diffusion import SCHEDULERS
 from ...model import count_flops
 from ...training import load_model
 from .common import CNN_NAME, VDT_NAME
+from .quality import TRIVIAL
 
 RESULTS_START, RESULTS_END = "<!-- results: written by `minivdt bench card` -->", "<!-- /results -->"
 TIMES_START, TIMES_END = "<!-- lesson times: written by `minivdt bench card` -->", "<!-- /lesson times -->"
 TIME_MODES = {"quick": "quick mode (CI)", "cpu": "default on a CPU", "cuda": "default on a GPU"}
-TRIVIAL = ("copy_last_frame", "constant_velocity")
 
 
 def _load(path) -> dict | None:
     path = Path(path)
-    return json.loads(path.read_text()) if path.is_file() else None
+    return read_json_object(path) if path.is_file() else None
 
 
 def results_table(quality: dict) -> list[str]:

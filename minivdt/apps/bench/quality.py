@@ -41,7 +41,8 @@ def target_verdict(target: dict) -> str:
     return "not measured" if not target.get("measured", True) else "met" if target["met"] else "NOT met"
 
 
-_NOT_MEASURED = {"met": False, "measured": False, "detail": f"this run has no equal-budget {CNN_NAME}"}
+def _not_measured():
+    return {"met": False, "measured": False, "detail": f"this run has no equal-budget {CNN_NAME}"}
 
 
 def check_targets(results: dict, physics: dict | None = None) -> dict:
@@ -68,7 +69,7 @@ def check_targets(results: dict, physics: dict | None = None) -> dict:
             targets[name] = _target(vdt["position_error"] <= CNN_FACTOR * cnn,
                                     f"{vdt['position_error']:.2f} vs {CNN_FACTOR * cnn:.2f} px")
         else:
-            targets[name] = _NOT_MEASURED
+            targets[name] = _not_measured()
     if physics:
         counts = physics["unconditional_ball_counts"]
         targets["unconditional samples: balls per frame within ±10 % of real clips"] = _target(
@@ -82,7 +83,7 @@ def check_targets(results: dict, physics: dict | None = None) -> dict:
             cnn = float(np.mean([results[s][CNN_NAME]["position_error"] for s in results]))
             targets[name] = _target(best8 < cnn, f"{best8:.2f} vs {cnn:.2f} px")
         else:
-            targets[name] = _NOT_MEASURED
+            targets[name] = _not_measured()
     return targets
 
 
