@@ -340,7 +340,7 @@ def _lock_owner(path: Path) -> str | None:
     return str(pid)
 
 
-def _log_entries(path: Path):
+def log_entries(path: Path):
     """(line, entry) for every line of a log.jsonl that parses to a JSON object; a torn line is skipped."""
     for line in path.read_text().splitlines():
         try:
@@ -356,7 +356,7 @@ def trim_log(out_dir: str | os.PathLike, step: int):
     path = Path(out_dir) / LOG_FILE
     if not path.exists():
         return
-    kept = [line for line, entry in _log_entries(path)
+    kept = [line for line, entry in log_entries(path)
             if isinstance(entry.get("step"), int) and entry["step"] <= step]
     write_atomic(path, "".join(line + "\n" for line in kept).encode())
 
@@ -398,7 +398,7 @@ def learning_rate_phases(run_dir: str | os.PathLike, warmup_steps: int = 0) -> l
     phases: list[dict] = []
     if not path.is_file():
         return phases
-    for _, row in _log_entries(path):
+    for _, row in log_entries(path):
         if "lr" not in row or row.get("step", 0) <= warmup_steps:
             continue
         if phases and abs(phases[-1]["lr"] - row["lr"]) <= 1e-12:

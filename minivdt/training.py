@@ -28,7 +28,8 @@ from diffusers.training_utils import EMAModel
 from tqdm.auto import tqdm
 
 from . import checkpoints
-from .checkpoints import CHECKPOINT_DIR, LOG_FILE, STATE_FILE, export_model, load_model, read_state  # noqa: F401
+from .checkpoints import (CHECKPOINT_DIR, LOG_FILE, STATE_FILE, export_model, load_model, log_entries,  # noqa: F401
+                          read_state)
 from .checks import check_float, check_int, check_output, check_seed
 from .data import BallClips, to_tensor
 from .diffusion import LOSS_WEIGHTINGS, TIMESTEP_SAMPLINGS, make_scheduler, training_loss
@@ -403,6 +404,6 @@ def _ema_copy(model: VDT, ema: EMAModel) -> VDT:
 
 
 def read_log(out_dir: str | os.PathLike) -> list[dict]:
-    """The run's log lines (step, loss, lr, seconds)."""
+    """The run's log lines (step, loss, lr, seconds); a line torn by a crash mid-write is skipped."""
     path = Path(out_dir) / LOG_FILE
-    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+    return [entry for _, entry in log_entries(path)] if path.exists() else []

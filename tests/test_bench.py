@@ -209,14 +209,68 @@ def test_cnn_run_is_saved_and_reused_only_for_the_same_budget(tmp_path):
         curves.load_cnn_run(path, budget_s=5.0)
 
 
-def test_conditioning_race_quick(tmp_path):
-    out = tmp_path / "curves.json"
-    assert cli.main(["bench", "conditioning", "--quick", "--steps", "2", "--curves-out", str(out)]) == 0
-    race = json.loads(out.read_text())
+def test_conditioning_race_is_three_recipe_arms_at_equal_cpu_budget(tmp_path):
+    """`bench conditioning --quick`: one recipe arm per cond_mode (concat is the base arm), a 4-point curve each,
+    a verdict over the same points, and BENCHMARKS.md's section; the arms land in the recipe runs folder."""
+    out = tmp_path / "out"
+    argv = ["bench", "conditioning", "--quick", "--runs", str(tmp_path / "runs"), "--out", str(out),
+            "--md", str(tmp_path / "B.md")]
+    assert cli.main(argv) == 0
+    race = json.loads((out / "conditioning.json").read_text())
     assert set(race["curves"]) == {"adaln", "cross_attn", "concat"}
+    assert {m["arm"] for m in race["modes"].values()} == {"x0-high_noise", "x0-high_noise-adaln",
+                                                          "x0-high_noise-cross_attn"}
     for curve in race["curves"].values():
-        assert curve["steps"] == [1, 2] and len(curve["loss"]) == 2
-        assert all(math.isfinite(x) for x in curve["loss"]) and curve["position_error"] >= 0
+        assert len(curve) == 4 and all(0 <= p["sampled"] <= 8 and math.isfinite(p["swap"]) for p in curve)
+    assert len(race["verdict"]["leader_per_point"]) == 4 and race["verdict"]["lowest_final"] in race["curves"]
+    assert len(list((tmp_path / "runs").glob("x0-high_noise*__s0__2cpu_s__1val.json"))) == 3
+    assert "## Conditioning race" in (tmp_path / "B.md").read_text()
+
+
+def test_race_verdict_names_a_leader_only_when_it_leads_everywhere():
+    from minivdt.apps.bench.conditioning import race_verdict
+
+    curve = lambda *errors: [dict(sampled=e) for e in errors]  # noqa: E731
+    v = race_verdict({"concat": curve(4.0, 3.0), "adaln": curve(5.0, 4.0), "cross_attn": curve(6.0, 3.5)})
+    assert v["leader_per_point"] == ["concat", "concat"] and v["consistent_leader"] == "concat"
+    assert v["lead_per_point"] == [0.2, 0.143] and v["informative_from"] == 1
+    v = race_verdict({"concat": curve(4.0, 3.6), "adaln": curve(5.0, 3.5)})
+    assert v["leader_per_point"] == ["concat", "adaln"] and v["consistent_leader"] is None
+    assert race_verdict({"a": curve(4.0), "b": curve(4.1)})["consistent_leader"] is None  # a 2 % lead is no lead
+    # all modes at the 8 px cap at the first point (nothing learned yet): that point does not judge the race
+    v = race_verdict({"concat": curve(7.97, 5.0), "adaln": curve(8.0, 7.0), "cross_attn": curve(8.0, 7.5)})
+    assert v["informative_from"] == 2 and v["consistent_leader"] == "concat"
+    assert race_verdict({"a": curve(8.0), "b": curve(7.9)})["informative_from"] is None
+
+
+def test_scaling_sweep_quick_trains_every_size_for_the_same_steps(tmp_path):
+    out = tmp_path / "out"
+    argv = ["bench", "scaling", "--quick", "--runs", str(tmp_path / "runs"), "--out", str(out),
+            "--md", str(tmp_path / "B.md")]
+    assert cli.main(argv) == 0
+    scaling = json.loads((out / "scaling.json").read_text())
+    from minivdt.apps.bench.scaling import SIZES
+
+    assert [r["size"] for r in scaling["rows"]] == list(SIZES)
+    assert len({r["steps"] for r in scaling["rows"]}) == 1  # equal steps, not equal time
+    patch4 = next(r for r in scaling["rows"] if r["size"] == "D64-d2-p4")
+    assert patch4["tokens_per_frame"] == 64 and patch4["gflops"] > scaling["rows"][0]["gflops"]
+    assert set(scaling["verdicts"]) == {"mean_position_error", "x0_error_T"}
+    assert "## Quality against compute" in (tmp_path / "B.md").read_text()
+
+
+def test_scaling_verdict_rank_correlation_and_closest_pair():
+    from minivdt.apps.bench.scaling import rank_correlation, scaling_verdict
+
+    assert rank_correlation([1, 2, 3], [3, 2, 1]) == pytest.approx(-1)
+    assert rank_correlation([1, 2, 3], [1, 3, 2]) == pytest.approx(0.5)
+    assert rank_correlation([1, 2, 3, 4], [8.0, 8.0, 5.0, 4.0]) == pytest.approx(-0.9487, abs=1e-4)  # a tie at the cap
+    assert math.isnan(rank_correlation([1, 2, 3], [8.0, 8.0, 8.0]))  # nothing learned: no verdict
+    rows = [dict(size="a", gflops=0.1, e=5.0), dict(size="b", gflops=0.30, e=4.0), dict(size="c", gflops=0.33, e=4.5),
+            dict(size="d", gflops=1.0, e=3.0)]
+    v = scaling_verdict(rows, "e")
+    assert v["spearman"] == pytest.approx(-0.8)
+    assert [p["size"] for p in v["closest_pair"]] == ["b", "c"]
 
 
 def test_recipe_study_quick_and_resumable(tmp_path, capsys):
@@ -297,3 +351,22 @@ def test_quality_without_the_cnn_reports_its_targets_as_not_measured(tmp_path, t
     stretch = {name: t for name, t in q["targets"].items() if "stretch" in name}
     assert len(stretch) == 2 and all(t["measured"] is False for t in stretch.values())
     assert all(quality.target_verdict(t) == "not measured" for t in stretch.values())
+
+
+def test_paired_comparison_pairs_clips_and_averages_seeds():
+    """Δ = arm − reference clip by clip (mean over the seeds both ran); the SE is that of the paired differences."""
+    from minivdt.apps.bench.recipe import paired_comparison, select
+
+    def result(arm, seed, drop, roll, num_val=2):
+        return dict(arm=arm, seed=seed, budget_cpu_s=10.0, num_val_per_scenario=num_val,
+                    final=dict(per_clip_error={"drop": drop, "roll": roll}))
+
+    results = [result("x0-high_noise", 0, [4.0, 5.0], [1.0, 1.0]), result("x0-high_noise", 1, [4.0, 3.0], [1.0, 3.0]),
+               result("v-uniform", 0, [5.0, 6.0], [2.0, 2.0]), result("v-uniform", 1, [5.0, 4.0], [2.0, 4.0]),
+               result("eps-uniform", 7, [8.0, 8.0], [8.0, 8.0]),  # no seed in common with the reference: left out
+               result("x0-uniform", 0, [1.0], [1.0], num_val=1)]
+    rows = paired_comparison(select(results, num_val=2))
+    assert [r["arm"] for r in rows] == ["v-uniform"]
+    assert rows[0]["seeds"] == [0, 1] and rows[0]["clips"] == 4
+    assert rows[0]["difference"] == pytest.approx(1.0) and rows[0]["se"] == pytest.approx(0.0)
+    assert [r["arm"] for r in select(results, num_val=1)] == ["x0-uniform"]

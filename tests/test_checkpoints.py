@@ -172,3 +172,9 @@ def test_learning_rate_phases_read_a_resumed_runs_change_of_learning_rate(tmp_pa
     assert learning_rate_phases(tmp_path, warmup_steps=20) == [
         {"from_step": 20, "to_step": 50, "lr": 1e-3}, {"from_step": 50, "to_step": 80, "lr": 3e-4}]
     assert learning_rate_phases(tmp_path / "missing") == []
+
+
+def test_read_log_skips_a_torn_last_line(tmp_path):
+    """A run killed mid-write leaves half a line; reading its log (curves, lesson plots) must not fail on it."""
+    (tmp_path / "log.jsonl").write_text('{"step": 1, "loss": 0.5}\n{"step": 2, "loss": 0.4}\n{"step": 3, "lo')
+    assert [line["step"] for line in read_log(tmp_path)] == [1, 2]

@@ -29,7 +29,8 @@ def test_wheel_holds_every_package_and_the_bundled_assets(wheel):
     for path in ("minivdt/py.typed", "minivdt/exercises/lesson1.py", "minivdt/apps/cli.py",
                  "minivdt/apps/bench/quality.py", "minivdt/assets/vdt-cpu-tiny/config.json",
                  "minivdt/assets/vdt-cpu-tiny/diffusion_pytorch_model.safetensors",
-                 "minivdt/assets/conditioning_curves.json", "minivdt/assets/benchmarks/quality.json"):
+                 "minivdt/assets/benchmarks/conditioning.json", "minivdt/assets/benchmarks/scaling.json",
+                 "minivdt/assets/benchmarks/quality.json"):
         assert path in names, f"{path} is missing from {wheel.name}"
 
 

@@ -189,18 +189,27 @@ def _add_speed_args(parser):
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory subprocesses")
 
 
+def _add_study_args(parser, unit: str, runs: str):
+    """--seeds, --num-val and --runs: what every training study (recipe, conditioning, scaling) shares."""
+    parser.add_argument("--seeds", nargs="+", type=SEED, default=[0], help="training seeds (default 0)")
+    parser.add_argument("--num-val", type=_int(1, MAX_CLIPS), default=16, help="validation clips per scenario (default 16)")
+    parser.add_argument("--runs", default=runs, help=f"folder of finished {unit}, as JSON: those are not run again")
+
+
 def _add_conditioning_args(parser):
-    parser.add_argument("--steps", type=POSITIVE, default=None, help="training steps per mode (default 300)")
-    parser.add_argument("--curves-out", default="assets/conditioning_curves.json", help="JSON file to write")
+    parser.add_argument("--budget-s", type=_positive_float, default=1200.0, help="process CPU seconds per mode (default 1200)")
+    _add_study_args(parser, "arms (use the recipe study's --runs: concat is its base arm)", "outputs/bench/recipe")
+
+
+def _add_scaling_args(parser):
+    parser.add_argument("--steps", type=POSITIVE, default=2000, help="training steps per size (default 2000)")
+    _add_study_args(parser, "sizes", "outputs/bench/scaling")
 
 
 def _add_recipe_args(parser):
     parser.add_argument("--arms", nargs="+", default=None, help="arms to run, in order (default: all, see recipe.ARMS)")
-    parser.add_argument("--seeds", nargs="+", type=SEED, default=[0], help="training seeds (default 0)")
     parser.add_argument("--budget-s", type=_positive_float, default=1200.0, help="process CPU seconds per arm (default 1200)")
-    parser.add_argument("--num-val", type=_int(1, MAX_CLIPS), default=16, help="validation clips per scenario (default 16)")
-    parser.add_argument("--runs", default="outputs/bench/recipe",
-                        help="folder of finished arms (JSON); arms found there are not run again")
+    _add_study_args(parser, "arms", "outputs/bench/recipe")
 
 
 def _add_sampler_args(parser):
@@ -244,10 +253,15 @@ BENCH_COMMANDS = {
              "Write a model folder's README.md (model card) and README.md's results block from its training.json "
              "and the quality and sampler JSON files: no number in them is typed by hand.", (_add_card_args,),
              ("minivdt.apps.bench.card:main",)),
-    "conditioning": ("adaLN vs cross-attention vs concat trained side by side",
-                     "Train one cpu-tiny VDT per conditioning mode on forward prediction for the same steps and "
-                     "seed; write the loss curves lesson 6 plots.", (_add_common, _add_conditioning_args),
+    "conditioning": ("adaLN vs cross-attention vs concat for the same CPU budget (lesson 6)",
+                     "Train one cpu-tiny VDT per conditioning mode with the bundled recipe for the same process CPU "
+                     "seconds and seed (arms of the recipe study); write conditioning.json, which lesson 6 plots, "
+                     "and BENCHMARKS.md's section.", (_add_common, _add_conditioning_args),
                      ("minivdt.apps.bench.conditioning:main",)),
+    "scaling": ("quality against GFLOPs: five sizes, same recipe and steps (lesson 8)",
+                "Train five VDT sizes (width, depth, patch size) with the bundled recipe for the same number of "
+                "steps and seed; write scaling.json, which lesson 8 plots, and BENCHMARKS.md's section.",
+                (_add_common, _add_scaling_args), ("minivdt.apps.bench.scaling:main",)),
 }
 
 
@@ -326,7 +340,7 @@ def _run_bench(args):
     if args.bench_command not in ("baselines", "card"):  # card reads --out, the others write there
         check_output("--out", args.out, "dir")
         check_output("--md", args.md, "file")
-    for option in ("curves_out", "cnn_run"):
+    for option in ("cnn_run",):
         if getattr(args, option, None):
             check_output("--" + option.replace("_", "-"), getattr(args, option), "file")
     if getattr(args, "device", None) is not None:

@@ -1,58 +1,112 @@
-"""Benchmarks — the conditioning race (`minivdt bench conditioning`): adaLN vs cross-attention vs token
-concatenation trained side by side; writes the loss curves lesson 6 plots."""
+"""Benchmarks — the conditioning race (`minivdt bench conditioning`, lesson 6): token concatenation vs adaLN vs
+cross-attention, each trained with the bundled recipe for the same process CPU seconds, seed and clips.
+
+The race is three arms of the recipe study (`bench recipe`: concat is its base arm "x0-high_noise"), so it shares
+the study's runs folder, its scores (sampled position error, lost balls, one-shot x̂₀ error, context swap) and its
+resumability. The verdict on the paper's claim ("concat converges fastest") is computed from the curves."""
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from ...baselines import vdt_predictor
+from ...model import count_flops, get_config
 from ...metrics import to_jsonable
-from ...model import COND_MODES, count_flops
-from ...training import load_model, make_train_config, train
-from .common import QUICK_MODEL, eval_subset, mean_position_error, set_threads, stamp, write_json
+from .recipe import ARMS, BASE, STUDY_STEPS, run_study, select, summarize
+
+# cond_mode -> the recipe arm that trains it
+RACE = {"concat": "x0-high_noise", "adaln": "x0-high_noise-adaln", "cross_attn": "x0-high_noise-cross_attn"}
 
 
-def bench_conditioning(steps=300, modes=COND_MODES, seed=0, eval_clips=4, sampling_steps=25, run_root=None,
-                       quick=False, progress=print) -> dict:
-    """Train the cpu-tiny VDT once per conditioning mode on forward prediction (8 given -> 8 predicted) with the
-    same seed, data and number of steps; record the loss curves, wall-clock seconds and the validation position
-    error of the final (raw, not EMA) weights. This is the paper's Sec. 4 comparison at laptop scale."""
-    overrides = dict(QUICK_MODEL) if quick else {}
-    subset = eval_subset(eval_clips)
-    run_root = Path(run_root or tempfile.mkdtemp(prefix="minivdt-conditioning-"))
-    curves = {}
-    for mode in modes:
-        progress(f"conditioning: training cond_mode={mode!r} for {steps} steps")
-        cfg = make_train_config("cpu-tiny", model_overrides={**overrides, "cond_mode": mode},
-                                task_weights={"predict": 1.0}, max_steps=steps, checkpoint_every=steps,
-                                num_train_clips=40 if quick else 4000, seed=seed, out_dir=str(run_root / mode))
-        result = train(cfg, progress=False)
-        model = load_model(run_root / mode / "checkpoint" / "model")
-        curves[mode] = dict(steps=list(range(1, len(result.losses) + 1)), loss=[round(x, 5) for x in result.losses],
-                            train_seconds=round(result.seconds, 1), parameters=sum(p.numel() for p in model.parameters()),
-                            gflops=round(count_flops(model.cfg) / 1e9, 3),
-                            position_error=mean_position_error(vdt_predictor(model, steps=sampling_steps), subset))
-    return to_jsonable(dict(section="conditioning", quick=quick, steps=steps, seed=seed, eval_clips=eval_clips,
-                          sampling_steps=sampling_steps, curves=curves, **stamp()))
+def race_verdict(curves: dict, margin: float = 0.05, cap: float = 8.0) -> dict:
+    """Which mode has the lowest sampled position error at each scored point, by how much (relative to the
+    runner-up), and the mode that leads by more than `margin` at every *informative* point: one where some mode is
+    more than `margin` below the error cap (`cap` px, what a lost ball scores), i.e. has learned something.
+    -> {"leader_per_point", "lead_per_point", "informative_from", "lowest_final", "consistent_leader" or None}."""
+    names = list(curves)
+    num_points = min(len(c) for c in curves.values())
+    leaders, leads, informative = [], [], []
+    for i in range(num_points):
+        errors = {n: curves[n][i]["sampled"] for n in names}
+        best = min(errors, key=errors.get)
+        runner_up = min(v for n, v in errors.items() if n != best) if len(errors) > 1 else errors[best]
+        leaders.append(best)
+        leads.append((runner_up - errors[best]) / runner_up if runner_up else 0.0)
+        if errors[best] < cap * (1 - margin):
+            informative.append(i)
+    judged = {leaders[i] for i in informative}
+    consistent = (leaders[informative[0]] if informative and len(judged) == 1
+                  and min(leads[i] for i in informative) > margin else None)
+    return dict(leader_per_point=leaders, lead_per_point=[round(x, 3) for x in leads], lowest_final=leaders[-1],
+                informative_from=informative[0] + 1 if informative else None, consistent_leader=consistent,
+                margin=margin, cap=cap)
 
 
-def format_conditioning(c: dict) -> str:
-    rows = []
-    for mode, curve in c["curves"].items():
-        tail = curve["loss"][-max(1, len(curve["loss"]) // 10):]
-        rows.append(f"{mode:<11} loss (last 10%) {np.mean(tail):.4f}   val position error {curve['position_error']:.2f} px"
-                    f"   {curve['train_seconds']:.0f} s   {curve['gflops']:.2f} GFLOPs/clip")
-    return "\n".join([f"conditioning race: {c['steps']} steps each, seed {c['seed']}", *rows])
+def conditioning_section(results: list[dict], quick: bool = False, model_overrides: dict | None = None) -> dict:
+    """The race as lesson 6 reads it: per mode its curve, steps, GFLOPs and final scores, and the verdict."""
+    table = {arm: ARMS[arm] for arm in RACE.values()}
+    summary = summarize(results, table)
+    curves, modes = {}, {}
+    for mode, arm in RACE.items():
+        if arm not in summary["curves"]:
+            continue
+        row = next(r for r in summary["rows"] if r["arm"] == arm)
+        config = get_config("cpu-tiny", **{**BASE.get("model_overrides", {}), **ARMS[arm].get("model_overrides", {}),
+                                           **(model_overrides or {})})
+        curves[mode] = summary["curves"][arm]
+        modes[mode] = dict(arm=arm, steps=row["steps"], budget_cpu_s=row["budget_cpu_s"], seeds=row["seeds"],
+                           gflops=round(count_flops(config) / 1e9, 3), final=row)
+    verdict = race_verdict(curves) if len(curves) == len(RACE) else None
+    return to_jsonable(dict(section="conditioning", quick=quick, curves=curves, modes=modes, verdict=verdict))
+
+
+def conditioning_markdown(c: dict) -> list[str]:
+    """BENCHMARKS.md's conditioning section (after its stamp)."""
+    lines = ["Each mode is an arm of the recipe study (the bundled recipe; only `cond_mode` changes), trained for the "
+             "same process CPU seconds and scored on the same validation clips.", ""]
+    header = ["cond_mode", "GFLOPs/clip", "steps", "sampled px", "lost", "x̂₀@T px", "swap px"]
+    rows = [[m, f"{d['gflops']:.3f}", d["steps"], f"{d['final']['mean_position_error']:.2f}",
+             f"{d['final']['lost']:.2f}", f"{d['final']['x0_error_T']:.2f}", f"{d['final']['context_sensitivity']:+.2f}"]
+            for m, d in c["modes"].items()]
+    lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(x) for x in row) + " |" for row in rows] + [""]
+    v = c.get("verdict")
+    if v:
+        points = ", ".join(f"{leader} ({lead:.0%})" for leader, lead in zip(v["leader_per_point"], v["lead_per_point"]))
+        lines.append(f"- Lowest sampled error at each scored point (lead over the runner-up): {points}.")
+        if v["informative_from"] is None:
+            lines.append(f"- Every mode is still near the {v['cap']:.0f} px cap: nothing learned, no ranking.")
+        elif v["consistent_leader"]:
+            lines.append(f"- From point {v['informative_from']} on (the first where a mode is more than "
+                         f"{v['margin']:.0%} below the {v['cap']:.0f} px cap), **{v['consistent_leader']}** leads at "
+                         f"every point by more than {v['margin']:.0%}.")
+        else:
+            lines.append(f"- No mode leads at every point from {v['informative_from']} on by more than "
+                         f"{v['margin']:.0%}: at this budget the race does not rank the modes.")
+        lines.append("")
+    return lines
 
 
 def main(args) -> dict:
-    """`minivdt bench conditioning`: writes the curves JSON that lesson 6 plots."""
+    """`minivdt bench conditioning`: runs the missing race arms, writes conditioning.json and BENCHMARKS.md."""
+    from .common import QUICK_MODEL, set_threads, stamp, write_json
+    from .report import load_sections, write_benchmarks_md
+
     set_threads(args)
-    c = bench_conditioning(steps=args.steps or (2 if args.quick else 300), quick=args.quick,
-                           sampling_steps=2 if args.quick else 25, eval_clips=1 if args.quick else 4)
-    print(format_conditioning(c))
-    print(f"wrote {write_json(c, args.curves_out)}")
-    return c
+    budget, num_val = (2.0, 1) if args.quick else (args.budget_s, args.num_val)
+    if not budget > 0 or num_val < 1:
+        raise ValueError(f"--budget-s must be > 0 and --num-val >= 1, got {budget} and {num_val}")
+    results = run_study(list(RACE.values()), tuple(args.seeds), budget, num_val, args.runs,
+                        steps=2 if args.quick else STUDY_STEPS, num_train_clips=40 if args.quick else None,
+                        model_overrides=QUICK_MODEL if args.quick else None)
+    results = select(results, num_val, budget)
+    section = {**conditioning_section(results, args.quick, QUICK_MODEL if args.quick else None),
+               "num_val_per_scenario": num_val, **stamp()}
+    for mode, d in section["modes"].items():
+        f = d["final"]
+        print(f"{mode:<11} {d['steps']:>6} steps   sampled {f['mean_position_error']:.2f} px   lost {f['lost']:.2f}   "
+              f"x̂0@T {f['x0_error_T']:.2f} px   swap {f['context_sensitivity']:+.2f} px")
+    print(f"wrote {write_json(section, Path(args.out) / 'conditioning.json')}")
+    print(f"wrote {write_benchmarks_md({**load_sections(args.out), 'conditioning': section}, args.md)}")
+    return section

@@ -55,6 +55,9 @@ ARMS = {
     # budget; latent patch 4 gives the same 16 tokens per frame as pixel patch 8
     "x0-high_noise-latent": dict(tokenizer_cpu_s=300, model_overrides={"patch_size": 4}),
     "x0-high_noise-joint": dict(model_overrides={"attention_mode": "joint"}),
+    # conditioning (lesson 6, `minivdt bench conditioning`): the base recipe uses concat
+    "x0-high_noise-adaln": dict(model_overrides={"cond_mode": "adaln"}),
+    "x0-high_noise-cross_attn": dict(model_overrides={"cond_mode": "cross_attn"}),
     # optimisation
     "x0-high_noise-lr5e-4": dict(learning_rate=5e-4),
     "x0-high_noise-lr2e-3": dict(learning_rate=2e-3),
@@ -95,15 +98,15 @@ def _to_frames(x, vae=None) -> np.ndarray:
 
 
 @torch.no_grad()
-def sampled_error(model, clips, steps: int = STUDY_STEPS, seed: int = 0, vae=None) -> tuple[float, float]:
-    """(mean position error px, lost fraction) of sampled futures of `clips`."""
+def sampled_error(model, clips, steps: int = STUDY_STEPS, seed: int = 0, vae=None) -> tuple[np.ndarray, float]:
+    """(position error px of each clip's sampled future (B,), lost fraction) for `clips`."""
     video = _to_model_space(clips, vae)
     mask = _predict_mask(model, len(video))
     scheduler = make_scheduler(STUDY_SAMPLER, prediction_type=model.config.prediction_type)
     generator = torch.Generator().manual_seed(seed)
     future = _to_frames(sample(model, video, mask, scheduler, steps, generator=generator), vae)[:, NUM_GIVEN:]
-    errors, lost = position_errors(future, clips.positions[:, NUM_GIVEN:], clips.present)
-    return float(errors.mean()), float(lost.mean())
+    errors, lost = position_errors(future, clips.positions[:, NUM_GIVEN:], clips.present)  # (B, F) each
+    return errors.mean(-1), float(lost.mean())
 
 
 @torch.no_grad()
@@ -131,9 +134,11 @@ def score(model, val: dict, steps: int = STUDY_STEPS, vae=None) -> dict:
     """All of an arm's validation numbers for one model (on a tokenizer's latents when `vae` is given)."""
     model = model.float().eval()
     T = NUM_TRAIN_TIMESTEPS
-    result = {"position_error": {}, "lost": {}}
+    result = {"position_error": {}, "lost": {}, "per_clip_error": {}}
     for scenario, clips in val.items():
-        result["position_error"][scenario], result["lost"][scenario] = sampled_error(model, clips, steps, vae=vae)
+        per_clip, result["lost"][scenario] = sampled_error(model, clips, steps, vae=vae)
+        result["position_error"][scenario] = float(per_clip.mean())
+        result["per_clip_error"][scenario] = [round(float(e), 4) for e in per_clip]  # for paired comparisons
     joined = [val[s] for s in val]
     result["x0_error_T"] = float(np.mean([one_shot_error(model, c, T - 1, vae=vae) for c in joined]))
     result["x0_error_half"] = float(np.mean([one_shot_error(model, c, T // 2, vae=vae) for c in joined]))
@@ -144,10 +149,13 @@ def score(model, val: dict, steps: int = STUDY_STEPS, vae=None) -> dict:
 
 
 def run_arm(name: str, seed: int, budget_s: float, val: dict, out_dir: Path, num_marks: int = 4,
-            steps: int = STUDY_STEPS, num_train_clips: int | None = None, model_overrides: dict | None = None) -> dict:
-    """Train one arm for `budget_s` process CPU seconds, scoring it at num_marks evenly spaced points.
-    num_train_clips and model_overrides shrink the data and the model (for --quick)."""
-    overrides = {**BASE, **ARMS[name]}
+            steps: int = STUDY_STEPS, num_train_clips: int | None = None, model_overrides: dict | None = None,
+            arm: dict | None = None, budget_steps: int | None = None) -> dict:
+    """Train one arm for `budget_s` process CPU seconds (or, given budget_steps, that many optimizer steps),
+    scoring it at num_marks evenly spaced points. `arm` overrides BASE (default ARMS[name]); num_train_clips and
+    model_overrides shrink the data and the model (for --quick)."""
+    arm = ARMS[name] if arm is None else arm
+    overrides = {**BASE, **arm}
     tokenizer_cpu_s = overrides.pop("tokenizer_cpu_s", None)
     if num_train_clips is not None:
         overrides["num_train_clips"] = num_train_clips
@@ -157,7 +165,8 @@ def run_arm(name: str, seed: int, budget_s: float, val: dict, out_dir: Path, num
     shutil.rmtree(run_dir, ignore_errors=True)  # an arm cut off earlier starts again
     cfg = make_train_config("cpu-tiny", **overrides, seed=seed, max_steps=10 ** 7, checkpoint_every=10 ** 7,
                             out_dir=str(run_dir))
-    marks = [budget_s * (i + 1) / num_marks for i in range(num_marks)]
+    budget = budget_s if budget_steps is None else budget_steps
+    marks = [budget * (i + 1) / num_marks for i in range(num_marks)]
     curve = []
     cpu0, wall0 = time.process_time(), time.perf_counter()
     paused = {"cpu": 0.0, "wall": 0.0}
@@ -171,7 +180,7 @@ def run_arm(name: str, seed: int, budget_s: float, val: dict, out_dir: Path, num
 
     def evaluate(step, ema_model, seconds):
         used = time.process_time() - cpu0 - paused["cpu"]
-        if used < marks[len(curve)]:
+        if (used if budget_steps is None else step) < marks[len(curve)]:
             return
         pause_cpu, pause_wall = time.process_time(), time.perf_counter()
         point = {"cpu_s": round(used, 1), "wall_s": round(time.perf_counter() - wall0 - paused["wall"], 1),
@@ -188,28 +197,33 @@ def run_arm(name: str, seed: int, budget_s: float, val: dict, out_dir: Path, num
         train(cfg, progress=False, callback=evaluate, callback_every=10)
     except BudgetReached:
         pass
-    return {"arm": name, "seed": seed, "budget_cpu_s": budget_s, "overrides": ARMS[name], "curve": curve,
+    return {"arm": name, "seed": seed, "budget_cpu_s": budget_s, "budget_steps": budget_steps, "overrides": arm,
+            "curve": curve,
             "final": curve[-1] if curve else None, "threads": torch.get_num_threads()}
 
 
 def run_study(arms, seeds=(0,), budget_s: float = 1200, num_val: int = 16, out="outputs/bench/recipe",
               steps: int = STUDY_STEPS, num_train_clips: int | None = None,
-              model_overrides: dict | None = None) -> list[dict]:
-    """Run every (arm, seed) not yet finished in `out`; returns all finished results found there."""
-    unknown = [a for a in arms if a not in ARMS]
+              model_overrides: dict | None = None, table: dict | None = None,
+              budget_steps: int | None = None) -> list[dict]:
+    """Run every (arm, seed) not yet finished in `out`; returns all finished results found there. `table` maps
+    arm names to their overrides of BASE (default ARMS); budget_steps replaces the CPU budget by a step count."""
+    table = ARMS if table is None else table
+    unknown = [a for a in arms if a not in table]
     if unknown:
-        raise ValueError(f"arms must be among {list(ARMS)}, got unknown {unknown}")
+        raise ValueError(f"arms must be among {list(table)}, got unknown {unknown}")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     val = validation_clips(num_val)
     for name in arms:
         for seed in seeds:
-            path = out / f"{name}__s{seed}__{int(budget_s)}cpu_s__{num_val}val.json"
+            budget = f"{int(budget_s)}cpu_s" if budget_steps is None else f"{budget_steps}steps"
+            path = out / f"{name}__s{seed}__{budget}__{num_val}val.json"
             if path.exists():
                 continue
-            print(f"arm {name}, seed {seed}: {budget_s:.0f} CPU-s", flush=True)
+            print(f"arm {name}, seed {seed}: {budget.replace('_', '-')}", flush=True)
             result = run_arm(name, seed, budget_s, val, out / "runs", steps=steps, num_train_clips=num_train_clips,
-                             model_overrides=model_overrides)
+                             model_overrides=model_overrides, arm=table[name], budget_steps=budget_steps)
             result["num_val_per_scenario"] = num_val
             tmp = path.with_suffix(".tmp")
             tmp.write_text(json.dumps(result, indent=1) + "\n")
@@ -221,10 +235,37 @@ def load_results(out) -> list[dict]:
     return [json.loads(p.read_text()) for p in sorted(Path(out).glob("*.json"))]
 
 
-def summarize(results: list[dict]) -> dict:
-    """One row per arm (mean over its seeds) at the end of its budget, and its curve points, for the report."""
+def select(results: list[dict], num_val: int, budget_s: float | None = None, budget_steps: int | None = None):
+    """The results of one study design (validation clips per scenario and budget): a folder may hold several."""
+    return [r for r in results if r.get("num_val_per_scenario") == num_val and r.get("budget_steps") == budget_steps
+            and (budget_s is None or r["budget_cpu_s"] == budget_s)]
+
+
+def paired_comparison(results: list[dict], reference: str = "x0-high_noise") -> list[dict]:
+    """Each arm's final sampled error minus the reference arm's, paired clip by clip on the same validation clips
+    (each clip's error averaged over the seeds both arms ran): the paired standard error says whether a gap is
+    larger than clip-to-clip noise. Arms without per-clip errors (older results) are left out."""
+    def per_clip(arm) -> dict:  # seed -> (clips,) over all scenarios
+        return {r["seed"]: np.concatenate([r["final"]["per_clip_error"][s] for s in sorted(r["final"]["per_clip_error"])])
+                for r in results if r["arm"] == arm and r["final"] and "per_clip_error" in r["final"]}
+
+    ref, rows = per_clip(reference), []
+    for name in dict.fromkeys(r["arm"] for r in results):
+        runs = per_clip(name)
+        seeds = sorted(set(runs) & set(ref))
+        if name == reference or not seeds:
+            continue
+        d = np.mean([runs[s] for s in seeds], axis=0) - np.mean([ref[s] for s in seeds], axis=0)
+        rows.append(dict(arm=name, reference=reference, seeds=seeds, clips=len(d), difference=float(d.mean()),
+                         se=float(d.std(ddof=1) / np.sqrt(len(d))) if len(d) > 1 else float("nan")))
+    return rows
+
+
+def summarize(results: list[dict], table: dict | None = None) -> dict:
+    """One row per arm of `table` (default ARMS; mean over its seeds) at the end of its budget, and its curve
+    points, for the report."""
     rows, curves = [], {}
-    for name in ARMS:
+    for name in (ARMS if table is None else table):
         runs = [r for r in results if r["arm"] == name and r["final"]]
         if not runs:
             continue
@@ -238,8 +279,9 @@ def summarize(results: list[dict]) -> dict:
                          lost=float(np.mean([np.mean(list(f["lost"].values())) for f in final])),
                          x0_error_T=mean("x0_error_T"), x0_error_half=mean("x0_error_half"),
                          context_sensitivity=mean("context_sensitivity")))
-        curves[name] = [dict(cpu_s=p["cpu_s"], sampled=p["mean_position_error"], one_shot=p["x0_error_T"])
-                        for p in runs[0]["curve"]]
+        curves[name] = [dict(cpu_s=p["cpu_s"], wall_s=p["wall_s"], step=p["step"], sampled=p["mean_position_error"],
+                             lost=float(np.mean(list(p["lost"].values()))), one_shot=p["x0_error_T"],
+                             swap=p["context_sensitivity"]) for p in runs[0]["curve"]]
     return dict(rows=rows, curves=curves)
 
 
@@ -288,7 +330,9 @@ def main(args) -> dict:
         raise ValueError(f"--budget-s must be > 0 and --num-val >= 1, got {budget} and {num_val}")
     results = run_study(arms, tuple(args.seeds), budget, num_val, args.runs, steps=2 if args.quick else STUDY_STEPS,
                         num_train_clips=40 if args.quick else None, model_overrides=QUICK_MODEL if args.quick else None)
-    summary = summarize([r for r in results if r["arm"] in arms])
+    results = [r for r in select(results, num_val, budget) if r["arm"] in arms]
+    summary = summarize(results)
+    summary["paired"] = paired_comparison(results)
     section = dict(section="recipe", quick=args.quick, num_val_per_scenario=num_val, base=BASE, arms=ARMS,
                    **summary, **stamp())
     section["plot"] = str(plot_curves(summary, Path(args.out) / "recipe_curves.png").resolve())

@@ -91,6 +91,14 @@ def write_benchmarks_md(results: dict, path="BENCHMARKS.md") -> Path:
         lines += _md_table(["arm", "seeds", "CPU s", "steps", "sampled px", "drop / proj / roll / collide", "lost",
                             "x̂₀@T px", "x̂₀@T/2 px", "swap px"], rows) + [""]
         lines += recipe_verdict(r["rows"])
+        if r.get("paired"):
+            lines += ["", f"Paired against {r['paired'][0]['reference']} on the same validation clips (each clip's "
+                      "sampled error averaged over the seeds both ran; negative = the arm is better; SE = paired "
+                      "standard error over clips):", ""]
+            lines += _md_table(["arm", "seeds", "clips", "Δ sampled px", "paired SE", "|Δ| / SE"],
+                               [[p["arm"], " ".join(map(str, p["seeds"])), p["clips"], f"{p['difference']:+.2f}",
+                                 f"{p['se']:.2f}", f"{abs(p['difference']) / p['se']:.1f}" if p["se"] > 0 else "n/a"]
+                                for p in r["paired"]]) + [""]
         missing = [a for a in r.get("arms", {}) if a not in {row["arm"] for row in r["rows"]}]
         if missing:
             seeds = sorted({len(row["seeds"]) for row in r["rows"]})
@@ -100,6 +108,11 @@ def write_benchmarks_md(results: dict, path="BENCHMARKS.md") -> Path:
         lines += [""]
         if r.get("plot"):
             lines += [f"![recipe curves]({os.path.relpath(r['plot'], Path(path).resolve().parent)})", ""]
+    for name, title in (("conditioning", "Conditioning race (lesson 6)"), ("scaling", "Quality against compute (lesson 8)")):
+        if results.get(name):
+            from importlib import import_module
+            markdown = getattr(import_module(f".{name}", __package__), f"{name}_markdown")
+            lines += [f"## {title}", ""] + _md_stamp(results[name]) + markdown(results[name])
     c = results.get("sampler")
     if c:
         from .sampler import sampler_markdown
@@ -155,7 +168,7 @@ def write_benchmarks_md(results: dict, path="BENCHMARKS.md") -> Path:
 def load_sections(out_dir) -> dict:
     """Previously written sections (so `bench speed` keeps the quality section of BENCHMARKS.md, and back)."""
     sections = {}
-    for name in ("quality", "recipe", "sampler", "speed"):
+    for name in ("quality", "recipe", "conditioning", "scaling", "sampler", "speed"):
         path = Path(out_dir) / f"{name}.json"
         if path.is_file():
             sections[name] = json.loads(path.read_text())
