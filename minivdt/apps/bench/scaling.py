@@ -87,9 +87,11 @@ def scaling_markdown(s: dict) -> list[str]:
     lines.append("")
     for key, v in (s.get("verdicts") or {}).items():
         a, b = v["closest_pair"]
-        lines.append(f"- {key}: rank correlation with GFLOPs {v['spearman']:+.2f} (−1: every step up in compute "
-                     f"lowered the error); closest GFLOPs: {a['size']} {a['gflops']:.3f} → {a['error']:.2f} px vs "
-                     f"{b['size']} {b['gflops']:.3f} → {b['error']:.2f} px.")
+        rho = ("undefined (every size scored the same)" if np.isnan(v["spearman"]) else
+               f"{v['spearman']:+.2f} (−1: every step up in compute lowered the error)")
+        label = {"mean_position_error": "Sampled error", "x0_error_T": "One-shot x̂₀ error at t = T-1"}.get(key, key)
+        lines.append(f"- {label}: rank correlation with GFLOPs {rho}; closest GFLOPs: {a['size']} {a['gflops']:.3f} → "
+                     f"{a['error']:.2f} px vs {b['size']} {b['gflops']:.3f} → {b['error']:.2f} px.")
     return lines + [""]
 
 
