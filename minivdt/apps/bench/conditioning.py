@@ -14,6 +14,7 @@ import numpy as np
 from ...model import count_flops, get_config
 from ...metrics import to_jsonable
 from .recipe import ARMS, BASE, STUDY_STEPS, run_study, select, summarize
+from .report import _md_table
 
 # cond_mode -> the recipe arm that trains it
 RACE = {"concat": "x0-high_noise", "adaln": "x0-high_noise-adaln", "cross_attn": "x0-high_noise-cross_attn"}
@@ -65,12 +66,10 @@ def conditioning_markdown(c: dict) -> list[str]:
     """BENCHMARKS.md's conditioning section (after its stamp)."""
     lines = ["Each mode is an arm of the recipe study (the bundled recipe; only `cond_mode` changes), trained for the "
              "same process CPU seconds and scored on the same validation clips.", ""]
-    header = ["cond_mode", "GFLOPs/clip", "steps", "sampled px", "lost", "x̂₀@T px", "swap px"]
     rows = [[m, f"{d['gflops']:.3f}", d["steps"], f"{d['final']['mean_position_error']:.2f}",
              f"{d['final']['lost']:.2f}", f"{d['final']['x0_error_T']:.2f}", f"{d['final']['context_sensitivity']:+.2f}"]
             for m, d in c["modes"].items()]
-    lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(str(x) for x in row) + " |" for row in rows] + [""]
+    lines += _md_table(["cond_mode", "GFLOPs/clip", "steps", "sampled px", "lost", "x̂₀@T px", "swap px"], rows) + [""]
     v = c.get("verdict")
     if v:
         points = ", ".join(f"{leader} ({lead:.0%})" for leader, lead in zip(v["leader_per_point"], v["lead_per_point"]))

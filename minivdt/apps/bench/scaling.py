@@ -15,6 +15,7 @@ import numpy as np
 from ...metrics import to_jsonable
 from ...model import count_flops, get_config
 from .recipe import STUDY_STEPS, run_study, select, summarize
+from .report import _md_table
 
 # name -> overrides of the cpu-tiny preset (hidden 128, depth 4, patch 8, 4 heads); head width 16-32
 SIZES = {
@@ -59,9 +60,14 @@ def scaling_verdict(rows: list[dict], key: str = "mean_position_error") -> dict:
     return verdict
 
 
+def size_table(model_overrides: dict | None = None) -> dict:
+    """SIZES as recipe-study arms {name: {"model_overrides": ...}}, each shrunk by model_overrides (--quick)."""
+    return {name: dict(model_overrides={**overrides, **(model_overrides or {})}) for name, overrides in SIZES.items()}
+
+
 def scaling_section(results: list[dict], quick: bool = False, model_overrides: dict | None = None) -> dict:
     """Per size: GFLOPs, parameters, its curve (error against step) and final scores; the verdicts."""
-    table = {name: dict(model_overrides={**overrides, **(model_overrides or {})}) for name, overrides in SIZES.items()}
+    table = size_table(model_overrides)
     summary = summarize(results, table)
     rows = []
     for row in summary["rows"]:
@@ -79,12 +85,11 @@ def scaling_section(results: list[dict], quick: bool = False, model_overrides: d
 def scaling_markdown(s: dict) -> list[str]:
     """BENCHMARKS.md's scaling section (after its stamp)."""
     lines = [f"Each size trains with the bundled recipe for {s['budget_steps']} steps on the same clips and seed "
-             f"and is scored on {s['num_val_per_scenario']} validation clips per scenario.", "",
-             "| size | tokens/frame | GFLOPs/clip | CPU s | sampled px | lost | x̂₀@T px | swap px |", "|---|---|---|---|---|---|---|---|"]
-    lines += [f"| {r['size']} | {r['tokens_per_frame']} | {r['gflops']:.3f} | {r['cpu_s']:.0f} | "
-              f"{r['mean_position_error']:.2f} | {r['lost']:.2f} | {r['x0_error_T']:.2f} | {r['context_sensitivity']:+.2f} |"
-              for r in s["rows"]]
-    lines.append("")
+             f"and is scored on {s['num_val_per_scenario']} validation clips per scenario.", ""]
+    lines += _md_table(["size", "tokens/frame", "GFLOPs/clip", "CPU s", "sampled px", "lost", "x̂₀@T px", "swap px"],
+                       [[r["size"], r["tokens_per_frame"], f"{r['gflops']:.3f}", f"{r['cpu_s']:.0f}",
+                         f"{r['mean_position_error']:.2f}", f"{r['lost']:.2f}", f"{r['x0_error_T']:.2f}",
+                         f"{r['context_sensitivity']:+.2f}"] for r in s["rows"]]) + [""]
     for key, v in (s.get("verdicts") or {}).items():
         a, b = v["closest_pair"]
         rho = ("undefined (every size scored the same)" if np.isnan(v["spearman"]) else
@@ -102,11 +107,10 @@ def main(args) -> dict:
 
     set_threads(args)
     steps, num_val = (4, 1) if args.quick else (args.steps, args.num_val)
-    shrink = dict(QUICK_MODEL, num_heads=2) if args.quick else None
-    table = {name: dict(model_overrides={**overrides, **(shrink or {})}) for name, overrides in SIZES.items()}
+    shrink = QUICK_MODEL if args.quick else None
     results = run_study(list(SIZES), tuple(args.seeds), 0.0, num_val, args.runs,
                         steps=2 if args.quick else STUDY_STEPS, num_train_clips=40 if args.quick else None,
-                        table=table, budget_steps=steps)
+                        table=size_table(shrink), budget_steps=steps)
     results = select(results, num_val, budget_steps=steps)
     section = {**scaling_section(results, args.quick, shrink), "budget_steps": steps, "num_val_per_scenario": num_val,
                **stamp()}
