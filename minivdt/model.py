@@ -194,8 +194,8 @@ PRESETS = {
     # ~1.8 M params, 16 tokens/frame x 16 frames (p = 8 on 32 x 32 pixels): the bundled model, trained on 2 CPU
     # cores. Tokens are the cost on a CPU: p = 4 (64 tokens/frame) ran ~4x fewer steps per second.
     "cpu-tiny": VDTConfig(input_size=32, patch_size=8, hidden_size=128, depth=4, num_heads=4),
-    # ~13 M params, p=2 (256 tokens/frame) to resolve small balls: a laptop GPU, tens of minutes
-    "laptop-gpu": VDTConfig(input_size=32, patch_size=2, hidden_size=256, depth=8, num_heads=8),
+    # ~13.5 M params, patch 8 like cpu-tiny: 3.1 GiB of GPU memory at batch 64 (patch 2: 36 GiB; BENCHMARKS.md)
+    "laptop-gpu": VDTConfig(input_size=32, patch_size=8, hidden_size=256, depth=8, num_heads=8),
     # the paper's sizes (VDT-S/B/L follow DiT-S/B/L); the paper runs them on 32 x 32 x 4 SD-VAE latents
     "VDT-S/4": VDTConfig(input_size=32, patch_size=4, hidden_size=384, depth=12, num_heads=6),
     "VDT-S/2": VDTConfig(input_size=32, patch_size=2, hidden_size=384, depth=12, num_heads=6),

@@ -1,6 +1,7 @@
 """The model card and README's results and lesson-time blocks are written from the benchmark JSON files by
 `minivdt bench card`: regenerating them must reproduce the committed text exactly (no number typed by hand)."""
 
+import json
 import shutil
 from pathlib import Path
 
@@ -30,3 +31,14 @@ def test_results_table_says_whether_the_vdt_beats_both_trivial_baselines():
                            "roll": {"VDT": row(2.5), "copy_last_frame": row(2.0), "constant_velocity": row(3.0)}}}
     lines = card.results_table(quality)
     assert lines[2].endswith("| yes |") and lines[3].endswith("| no |")
+
+
+def test_lesson_times_show_a_lesson_stopped_part_way_as_a_lower_bound(tmp_path):
+    run = dict(mode="cuda", machine="some GPU", threads_per_kernel="4", pytest_workers=1, date="today",
+               seconds={"01_world": 7.0}, stopped_after_s={"05_vdt_block": 300}, note="the loan ran out")
+    (tmp_path / "lesson_times_cuda.json").write_text(json.dumps(run))
+    table = card.lesson_times(tmp_path)
+    assert "| 01_world | 7 s |" in table
+    assert "| 05_vdt_block | over 5.0 min (stopped) |" in table
+    assert "the loan ran out" in table
+    assert "default on a CPU: not measured yet" in table

@@ -126,13 +126,20 @@ def lesson_times(bench_dir) -> str:
     runs = {mode: run for mode, run in runs.items() if run}
     if not runs:
         return "(no lesson timings yet: see notebooks/conftest.py)"
-    lessons = sorted({name for run in runs.values() for name in run["seconds"]})
-    fmt = lambda s: "—" if s is None else f"{s:.0f} s" if s < 120 else f"{s / 60:.1f} min"  # noqa: E731
+    lessons = sorted({name for run in runs.values() for name in (*run["seconds"], *run.get("stopped_after_s", {}))})
+    duration = lambda s: f"{s:.0f} s" if s < 120 else f"{s / 60:.1f} min"  # noqa: E731
+
+    def cell(run, name):  # a measured time, a lower bound for a lesson stopped part-way, or a dash
+        if name in run["seconds"]:
+            return duration(run["seconds"][name])
+        stopped = run.get("stopped_after_s", {}).get(name)
+        return "—" if stopped is None else f"over {duration(stopped)} (stopped)"
+
     lines = ["| lesson | " + " | ".join(TIME_MODES[m] for m in runs) + " |", "|---|" + "---|" * len(runs)]
-    lines += [f"| {name} | " + " | ".join(fmt(run["seconds"].get(name)) for run in runs.values()) + " |"
-              for name in lessons]
+    lines += [f"| {name} | " + " | ".join(cell(run, name) for run in runs.values()) + " |" for name in lessons]
     lines += [""] + [f"- {TIME_MODES[m]}: {run['machine']}, {run['threads_per_kernel']} thread(s) per kernel, "
-                     f"{run['pytest_workers']} lesson(s) at a time, {run['date']}" for m, run in runs.items()]
+                     f"{run['pytest_workers']} lesson(s) at a time, {run['date']}"
+                     + (f"; {run['note']}" if run.get("note") else "") for m, run in runs.items()]
     lines += [f"- {TIME_MODES[m]}: not measured yet (`notebooks/conftest.py` says how)" for m in TIME_MODES if m not in runs]
     return "\n".join(lines)
 

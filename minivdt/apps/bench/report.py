@@ -113,6 +113,8 @@ def write_benchmarks_md(results: dict, path="BENCHMARKS.md") -> Path:
             from importlib import import_module
             markdown = getattr(import_module(f".{name}", __package__), f"{name}_markdown")
             lines += [f"## {title}", ""] + _md_stamp(results[name]) + markdown(results[name])
+    if results.get("laptop_gpu"):
+        lines += ["## The laptop-gpu preset on a GPU", ""] + laptop_gpu_markdown(results["laptop_gpu"])
     c = results.get("sampler")
     if c:
         from .sampler import sampler_markdown
@@ -165,10 +167,33 @@ def write_benchmarks_md(results: dict, path="BENCHMARKS.md") -> Path:
     return path
 
 
+def laptop_gpu_markdown(g: dict) -> list[str]:
+    """assets/laptop_gpu_check.py's result: memory and speed per patch size, then a short run against baselines."""
+    lines = [f"Measured {g['date']} on an {g['gpu']} (torch {g['torch']}), bf16 autocast, batch {g['batch_size']}, "
+             f"hidden {g['model']['hidden_size']}, depth {g['model']['depth']}.", "", f"Command: `{g['command']}`", ""]
+    steps = g["preset_max_steps"]
+    lines += _md_table(["patch", "tokens per clip", "peak GPU memory", "s per training step", f"{steps} steps take"],
+                       [[p["patch_size"], p["tokens_per_clip"], f"{p['peak_memory_gib']:.1f} GiB",
+                         f"{p['seconds_per_step']:.3f}", f"{steps * p['seconds_per_step'] / 60:.0f} min"]
+                        for p in g["probes"]]) + [""]
+    names = [n for n in next(iter(g["val"].values())) if "DDPM" not in n]
+    lines += [f"Then {g['steps']} steps ({g['train_seconds']:.0f} s) at patch {g['model']['patch_size']}, scored on "
+              f"{g['num_val_per_scenario']} validation clips per scenario (position error, px):", ""]
+    lines += _md_table(["scenario"] + names, [[s] + [f"{rows[n]['position_error']:.2f}" for n in names]
+                                              for s, rows in g["val"].items()]) + [""]
+    model = next(n for n in names if n.startswith("laptop-gpu"))
+    wins = [s for s, rows in g["val"].items()
+            if rows[model]["position_error"] < min(rows["copy_last_frame"]["position_error"],
+                                                   rows["constant_velocity"]["position_error"])]
+    lines += [f"- After {g['train_seconds'] / 60:.1f} minutes it beats both copy-last and constant velocity on "
+              f"{len(wins)} of {len(g['val'])} scenarios.", ""]
+    return lines
+
+
 def load_sections(out_dir) -> dict:
     """Previously written sections (so `bench speed` keeps the quality section of BENCHMARKS.md, and back)."""
     sections = {}
-    for name in ("quality", "recipe", "conditioning", "scaling", "sampler", "speed"):
+    for name in ("quality", "recipe", "conditioning", "scaling", "laptop_gpu", "sampler", "speed"):
         path = Path(out_dir) / f"{name}.json"
         if path.is_file():
             sections[name] = json.loads(path.read_text())
