@@ -370,3 +370,16 @@ def test_paired_comparison_pairs_clips_and_averages_seeds():
     assert rows[0]["seeds"] == [0, 1] and rows[0]["clips"] == 4
     assert rows[0]["difference"] == pytest.approx(1.0) and rows[0]["se"] == pytest.approx(0.0)
     assert [r["arm"] for r in select(results, num_val=1)] == ["x0-uniform"]
+
+
+def test_recipe_verdict_compares_the_best_diffusion_arm_with_the_regressor_and_names_blind_arms():
+    from minivdt.apps.bench.report import recipe_verdict
+
+    rows = [dict(arm="x0-high_noise", mean_position_error=4.5, x0_error_T=3.0, context_sensitivity=2.0),
+            dict(arm="eps-uniform", mean_position_error=8.0, x0_error_T=8.0, context_sensitivity=0.0),
+            dict(arm="regressor", mean_position_error=6.0, x0_error_T=2.5, context_sensitivity=2.3)]
+    text = "\n".join(recipe_verdict(rows))
+    assert "Lowest sampled error: **x0-high_noise** (4.50 px)" in text
+    assert "reaches 2.50 px one-shot" in text and "3.00 px for x0-high_noise" in text and "1.20x" in text
+    assert "the given frames are not read yet): eps-uniform." in text
+    assert "regressor" not in recipe_verdict(rows[:2])[-1]
