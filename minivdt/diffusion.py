@@ -201,7 +201,7 @@ def generate(model, frames: np.ndarray, task: str = "predict", num_given: int = 
     for start in range(0, B, batch_size):
         video = to_tensor(frames[start:start + batch_size]).to(device)  # (b, F, C, H, W)
         part_mask = mask[start:start + batch_size].to(device)
-        # fp32: bf16 autocast pays on a CPU only from hidden_size ~384, and the bundled model is 128 wide
+        # fp32: bf16 autocast pays on a CPU only with bf16 units and from width ~384; the bundled model is 128 wide
         result = sample(model, video, part_mask, noise_scheduler, num_inference_steps=steps, generator=generator)
         out.append(to_uint8(result.float().cpu()))
     return np.concatenate(out)

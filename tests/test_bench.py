@@ -383,3 +383,15 @@ def test_recipe_verdict_compares_the_best_diffusion_arm_with_the_regressor_and_n
     assert "reaches 2.50 px one-shot" in text and "3.00 px for x0-high_noise" in text and "1.20x" in text
     assert "the given frames are not read yet): eps-uniform." in text
     assert "regressor" not in recipe_verdict(rows[:2])[-1]
+
+
+def test_speed_verdict_picks_the_thread_count_with_most_steps_per_core_and_flags_slow_bf16():
+    from minivdt.apps.bench.report import speed_verdict
+
+    table = dict(rows=[dict(threads=1, fp32_step_s=0.8, bf16_step_s=8.0),
+                       dict(threads=2, fp32_step_s=0.5, bf16_step_s=6.0)])
+    text = "\n".join(speed_verdict(table, "AVX2"))
+    assert "**1 thread(s)** per run (1.25 steps/s per core, 2 threads: 1.00)" in text
+    assert "at least 10.0x slower than fp32 here (AVX2" in text
+    fast_bf16 = dict(rows=[dict(threads=1, fp32_step_s=0.8, bf16_step_s=0.4)])
+    assert not any("bf16" in line for line in speed_verdict(fast_bf16))

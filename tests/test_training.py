@@ -166,3 +166,14 @@ def test_two_process_accelerate_run(tmp_path):
     assert state["step"] == 4
     model = load_model(out)
     assert all(torch.isfinite(p).all() for p in model.parameters())
+
+
+def test_auto_mixed_precision_uses_bf16_on_a_cpu_only_where_it_has_bf16_units(monkeypatch):
+    assert isinstance(training.cpu_has_bf16(), bool)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    monkeypatch.setattr(training, "cpu_has_bf16", lambda: False)
+    assert training.resolve_mixed_precision("auto") == "no"  # emulated bf16 ran ~400x slower than fp32
+    monkeypatch.setattr(training, "cpu_has_bf16", lambda: True)
+    assert training.resolve_mixed_precision("auto") == "bf16"
+    assert training.resolve_mixed_precision("no") == "no"

@@ -32,7 +32,7 @@ def machine_info() -> dict:
             names = [line.split(":", 1)[1].strip() for line in f if line.startswith("model name")]
         cpu = names[0] if names else cpu
     info = dict(cpu=cpu, cores=os.cpu_count(), torch=torch.__version__, threads=torch.get_num_threads(),
-                python=platform.python_version())
+                python=platform.python_version(), simd=torch.backends.cpu.get_cpu_capability())  # e.g. AVX2, AVX512
     if torch.cuda.is_available():
         info["gpu"] = torch.cuda.get_device_name()
     return info

@@ -18,7 +18,8 @@ def _md_table(header, rows) -> list[str]:
 def _md_stamp(section) -> list[str]:
     m = section["machine"]
     gpu = f", GPU {m['gpu']}" if "gpu" in m else ""
-    return [f"Measured {section['date']} on {m['cpu']} ({m['cores']} cores, {m['threads']} torch threads{gpu}), "
+    simd = f", {m['simd']}" if "simd" in m else ""
+    return [f"Measured {section['date']} on {m['cpu']} ({m['cores']} cores{simd}, {m['threads']} torch threads{gpu}), "
             f"torch {m['torch']}, Python {m['python']}." + (" **Quick mode: the numbers mean nothing.**"
                                                              if section.get("quick") else ""),
             "", f"Command: `{section['command']}`", ""]
@@ -166,6 +167,7 @@ def write_benchmarks_md(results: dict, path="BENCHMARKS.md") -> Path:
                                [[r["threads"], f"{r['fp32_step_s']:.3f}", f"{r['bf16_step_s']:.3f}",
                                  f"{r['bf16_step_s'] / r['fp32_step_s']:.1f}x",
                                  f"{1 / (r['fp32_step_s'] * r['threads']):.2f}"] for r in t["rows"]]) + [""]
+            lines += speed_verdict(t, s["machine"].get("simd")) + [""]
         f = s["frames"]
         lines += [f"Training-step time vs clip length, {f['size']} fast path fp32, batch {f['batch']}:", ""]
         lines += _md_table(["frames", "attention", "step s", "GFLOP"],
@@ -174,6 +176,21 @@ def write_benchmarks_md(results: dict, path="BENCHMARKS.md") -> Path:
     path = Path(path)
     path.write_text("\n".join(lines))
     return path
+
+
+def speed_verdict(threads: dict, simd: str | None = None) -> list[str]:
+    """What the thread/precision table says for the CPU training run, computed from it."""
+    rows = threads["rows"]
+    per_core = {r["threads"]: 1 / (r["fp32_step_s"] * r["threads"]) for r in rows}
+    best = max(per_core, key=per_core.get)
+    slower = min(r["bf16_step_s"] / r["fp32_step_s"] for r in rows)
+    lines = [f"- Most fp32 steps per core: **{best} thread(s)** per run ({per_core[best]:.2f} steps/s per core"
+             + ", ".join([""] + [f"{n} threads: {v:.2f}" for n, v in per_core.items() if n != best]) + ")."]
+    if slower > 1:
+        lines.append(f"- bf16 autocast is at least {slower:.1f}x slower than fp32 here"
+                     + (f" ({simd}: no bf16 matrix units, so torch emulates bf16)" if simd else "")
+                     + "; `mixed_precision=\"auto\"` picks bf16 on a CPU only where `training.cpu_has_bf16()` is true.")
+    return lines
 
 
 def laptop_gpu_markdown(g: dict) -> list[str]:
