@@ -93,7 +93,10 @@ def write_benchmarks_md(results: dict, path="BENCHMARKS.md") -> Path:
                   f"same process CPU seconds on the same clips and seed. Scored on {r['num_val_per_scenario']} "
                   "validation clips per scenario (drop, projectile, roll, collide): position error of sampled "
                   "futures, balls lost, one-shot x̂₀ error at t = T-1 and T/2, and how much the x̂₀ error at "
-                  "t = T-1 rises when the given frames are another clip's (0 = the context is ignored).", ""]
+                  "t = T-1 rises when the given frames are another clip's (0 = the context is ignored). Arms ran in "
+                  "different sessions, and this machine's host has changed between sessions (EPYCs with and without "
+                  "AVX-512 have been seen), so a CPU second is not always the same work: the steps column says how "
+                  "many updates each arm got.", ""]
         rows = [[a["arm"], len(a["seeds"]), f"{a['budget_cpu_s']:.0f}", a["steps"], f"{a['mean_position_error']:.2f}",
                  " / ".join(f"{v:.2f}" for v in a["position_error"].values()), f"{a['lost']:.2f}",
                  f"{a['x0_error_T']:.2f}", f"{a['x0_error_half']:.2f}", f"{a['context_sensitivity']:+.2f}"]
