@@ -86,9 +86,10 @@ def main():
     with torch.no_grad():
         table = score(models, args.num_val)
     out = dict(gpu=torch.cuda.get_device_name(), probes=probes, peak_memory_gib=peak, torch=torch.__version__,
-               machine=platform.machine(), preset=cfg.model_preset, model=models["laptop-gpu"].config, batch_size=cfg.batch_size,
-               mixed_precision=cfg.mixed_precision, steps=result.step, train_seconds=result.seconds,
-               steps_per_second=result.step / result.seconds, preset_max_steps=cfg.max_steps,
+               machine=platform.machine(), preset=cfg.model_preset, model=models["laptop-gpu"].config,
+               batch_size=cfg.batch_size, mixed_precision=cfg.mixed_precision, steps=result.step,
+               train_seconds=result.seconds, steps_per_second=result.step / result.seconds,
+               preset_max_steps=cfg.max_steps,
                estimated_minutes_for_preset=cfg.max_steps / (result.step / result.seconds) / 60,
                num_val_per_scenario=args.num_val, wall_seconds=time.time() - start, val=table,
                date=time.strftime("%Y-%m-%dT%H:%M:%S"), section="laptop_gpu",

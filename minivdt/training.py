@@ -174,7 +174,7 @@ def step_generator(seed: int, step: int, rank: int = 0) -> torch.Generator:
 
 def make_batch(videos: torch.Tensor, cfg: TrainConfig, step: int, rank: int, num_processes: int, vae=None,
                device=None):
-    """This process's share of step `step`: clips (b, F, C, H, W) in [-1, 1] on `device` and masks (b, F, 1, H, W).
+    """This process's share of step `step` on `device`: clips (b, F, C, H, W) in [-1, 1] and masks (b, F, 1, H, W).
 
     The clips travel as uint8 and become floats on `device`: on a GPU that conversion on the CPU was most of a
     small model's step. With a tokenizer `vae` the clips are its latents and the masks are max-pooled to the
@@ -192,7 +192,7 @@ def make_batch(videos: torch.Tensor, cfg: TrainConfig, step: int, rank: int, num
                                         patch_size=patch_size, generator=generator)  # one task drawn per clip
     if vae is not None:
         x0, mask = encode_video(vae, x0), downsample_mask(mask, factor)  # (b, F, c, H/s, W/s), (b, F, 1, H/s, W/s)
-    return x0, mask, generator
+    return x0, mask.to(device), generator
 
 
 def load_training_videos(cfg: TrainConfig) -> torch.Tensor:
@@ -353,7 +353,6 @@ def _train(cfg, accelerator, out_dir, resume, progress, callback, callback_every
         model.train()
         x0, mask, generator = make_batch(videos, cfg, step, accelerator.process_index, accelerator.num_processes, vae,
                                          accelerator.device)
-        mask = mask.to(accelerator.device)
         with accelerator.autocast():
             loss = training_loss(model, x0, mask, noise_scheduler, generator=generator,
                                  timestep_sampling=cfg.timestep_sampling, loss_weighting=cfg.loss_weighting)

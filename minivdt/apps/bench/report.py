@@ -169,7 +169,7 @@ def write_benchmarks_md(results: dict, path="BENCHMARKS.md") -> Path:
             lines += _md_table(["threads", "fp32 s/step", "bf16 autocast s/step", "bf16 / fp32", "fp32 steps/s per core"],
                                [[r["threads"], f"{r['fp32_step_s']:.3f}", f"{r['bf16_step_s']:.3f}",
                                  f"{r['bf16_step_s'] / r['fp32_step_s']:.1f}x",
-                                 f"{1 / (r['fp32_step_s'] * r['threads']):.2f}"] for r in t["rows"]]) + [""]
+                                 f"{_steps_per_core(r):.2f}"] for r in t["rows"]]) + [""]
             lines += speed_verdict(t, s["machine"].get("simd")) + [""]
         f = s["frames"]
         lines += [f"Training-step time vs clip length, {f['size']} fast path fp32, batch {f['batch']}:", ""]
@@ -181,10 +181,15 @@ def write_benchmarks_md(results: dict, path="BENCHMARKS.md") -> Path:
     return path
 
 
+def _steps_per_core(row: dict) -> float:
+    """fp32 training steps per second per core of one bench_threads row."""
+    return 1 / (row["fp32_step_s"] * row["threads"])
+
+
 def speed_verdict(threads: dict, simd: str | None = None) -> list[str]:
     """What the thread/precision table says for the CPU training run, computed from it."""
     rows = threads["rows"]
-    per_core = {r["threads"]: 1 / (r["fp32_step_s"] * r["threads"]) for r in rows}
+    per_core = {r["threads"]: _steps_per_core(r) for r in rows}
     best = max(per_core, key=per_core.get)
     slower = min(r["bf16_step_s"] / r["fp32_step_s"] for r in rows)
     lines = [f"- Most fp32 steps per core: **{best} thread(s)** per run ({per_core[best]:.2f} steps/s per core"
