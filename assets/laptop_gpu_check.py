@@ -3,6 +3,8 @@
     python assets/laptop_gpu_check.py --minutes 2 --probe 2 4 8 --run-dir /tmp/laptop-gpu \
         --out assets/benchmarks/laptop_gpu.json
 
+Runs and probes already in --out at other patch sizes are kept (one GPU loan may not fit them all).
+
 What it answers: the peak GPU memory and steps per second of a training step at each --probe patch size (a laptop
 GPU has 4-8 GiB), hence how long the preset's steps take, and whether a few minutes of training (at the preset's
 patch size, or --patch-size) already beat the trivial baselines and the bundled CPU model on the same held-out
@@ -58,6 +60,25 @@ def probe(patch_size: int, run_dir: Path, steps: int = 30) -> dict:
                 seconds_per_step=result.seconds / result.step, warmup_seconds=short.seconds)
 
 
+def merge(previous: dict | None, new: dict) -> dict:
+    """`new`, keeping the probes and runs of `previous` (the same --out file) at the patch sizes `new` did not
+    measure: a GPU loan is short, so the table grows one loan at a time. A file of the first format (one run at
+    top level, no "runs") counts as one run."""
+    if not previous:
+        return new
+    old_runs = previous.get("runs") or [{k: previous[k] for k in ("gpu", "torch", "model", "peak_memory_gib", "steps",
+                                                                 "train_seconds", "steps_per_second",
+                                                                 "estimated_minutes_for_preset",
+                                                                 "num_val_per_scenario", "wall_seconds", "val",
+                                                                 "date", "command") if k in previous}]
+    new_patches = {r["model"]["patch_size"] for r in new["runs"]}
+    probed = {p["patch_size"] for p in new["probes"]}
+    return {**new, "probes": sorted([p for p in previous.get("probes", []) if p["patch_size"] not in probed]
+                                    + new["probes"], key=lambda p: p["patch_size"]),
+            "runs": sorted([r for r in old_runs if r["model"]["patch_size"] not in new_patches] + new["runs"],
+                           key=lambda r: r["model"]["patch_size"])}
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, required=True, help="training minutes")
@@ -85,20 +106,22 @@ def main():
               "bundled cpu-tiny": load_model(default_checkpoint(), device="cuda")}
     with torch.no_grad():
         table = score(models, args.num_val)
-    out = dict(gpu=torch.cuda.get_device_name(), probes=probes, peak_memory_gib=peak, torch=torch.__version__,
-               machine=platform.machine(), preset=cfg.model_preset, model=models["laptop-gpu"].config,
-               batch_size=cfg.batch_size, mixed_precision=cfg.mixed_precision, steps=result.step,
-               train_seconds=result.seconds, steps_per_second=result.step / result.seconds,
-               preset_max_steps=cfg.max_steps,
+    run = dict(gpu=torch.cuda.get_device_name(), torch=torch.__version__, model=models["laptop-gpu"].config,
+               peak_memory_gib=peak, steps=result.step, train_seconds=result.seconds,
+               steps_per_second=result.step / result.seconds,
                estimated_minutes_for_preset=cfg.max_steps / (result.step / result.seconds) / 60,
                num_val_per_scenario=args.num_val, wall_seconds=time.time() - start, val=table,
-               date=time.strftime("%Y-%m-%dT%H:%M:%S"), section="laptop_gpu",
-               command="python " + shlex.join(sys.argv))
-    Path(args.out).write_text(json.dumps(to_jsonable(out), indent=1) + "\n")
+               date=time.strftime("%Y-%m-%dT%H:%M:%S"), command="python " + shlex.join(sys.argv))
+    out = dict(section="laptop_gpu", preset=cfg.model_preset, batch_size=cfg.batch_size,
+               mixed_precision=cfg.mixed_precision, preset_max_steps=cfg.max_steps, machine=platform.machine(),
+               probes=probes, runs=[run])
+    previous = json.loads(Path(args.out).read_text()) if Path(args.out).is_file() else None
+    out = merge(previous, to_jsonable(out))
+    Path(args.out).write_text(json.dumps(out, indent=1) + "\n")
     for scenario, rows in table.items():
         print(scenario, {name: round(r["position_error"], 2) for name, r in rows.items()})
-    print(f"{result.step} steps in {result.seconds:.0f} s ({out['steps_per_second']:.1f}/s); "
-          f"the preset's {cfg.max_steps} steps would take {out['estimated_minutes_for_preset']:.0f} min here")
+    print(f"{result.step} steps in {result.seconds:.0f} s ({run['steps_per_second']:.1f}/s); "
+          f"the preset's {cfg.max_steps} steps would take {run['estimated_minutes_for_preset']:.0f} min here")
 
 
 if __name__ == "__main__":

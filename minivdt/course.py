@@ -170,7 +170,7 @@ def train_denoiser(denoiser, frames, scheduler, steps: int, batch_size: int, lr:
                    progress: bool = True) -> list[float]:
     """AdamW on denoiser_loss for `steps` steps (cosine-decayed learning rate); prints an estimated duration
     first and shows a progress bar. Returns the loss of every step."""
-    from tqdm.auto import tqdm
+    from .progress import progress_bar
 
     optimizer = torch.optim.AdamW(denoiser.parameters(), lr=lr)
     lr_decay = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, steps))
@@ -188,7 +188,7 @@ def train_denoiser(denoiser, frames, scheduler, steps: int, batch_size: int, lr:
     probe = min(3, max(0, steps - 1))
     if probe:
         estimate_seconds(step, steps, probe_steps=probe)  # these probe steps are real training steps
-    for i in tqdm(range(len(losses), steps), initial=len(losses), total=steps, desc="train", disable=not progress):
+    for i in progress_bar(range(len(losses), steps), initial=len(losses), total=steps, desc="train", disable=not progress):
         step(i)
     return losses
 

@@ -157,8 +157,8 @@ def sample(model, cond_video, mask, scheduler, num_inference_steps=DEFAULT_STEPS
     x = x * scheduler.init_noise_sigma
     timesteps = scheduler.timesteps
     if progress:
-        from tqdm.auto import tqdm
-        timesteps = tqdm(timesteps)
+        from .progress import progress_bar
+        timesteps = progress_bar(timesteps)
     for t in timesteps:
         # re-inject the condition: x_t <- m x_t + (1 - m) x_0 (the model was trained on exactly this blend)
         x = torch.where(is_given, cond_video, x)

@@ -17,9 +17,9 @@ import torch
 import torch.nn.functional as nnf
 from diffusers import AutoencoderKL
 from einops import rearrange
-from tqdm.auto import tqdm
 
 from .data import to_tensor
+from .progress import progress_bar
 from .world import ClipBatch
 
 SCALE_SAMPLE_FRAMES = 256  # frames whose latents set the data-derived scaling_factor (1 / std)
@@ -176,7 +176,7 @@ def train_tokenizer(videos, steps: int = 500, batch_size: int = 32, lr: float = 
     history = {"mse": [], "kl": []}
     vae.train()
     cpu_start = time.process_time()
-    for step in tqdm(range(steps), disable=not progress, desc="tokenizer"):
+    for step in progress_bar(range(steps), disable=not progress, desc="tokenizer"):
         if cpu_budget_s is not None and time.process_time() - cpu_start >= cpu_budget_s:
             break
         rng = np.random.default_rng([seed, step])

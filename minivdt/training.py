@@ -25,7 +25,6 @@ from accelerate import Accelerator
 from accelerate.state import AcceleratorState
 from diffusers.optimization import get_scheduler
 from diffusers.training_utils import EMAModel
-from tqdm.auto import tqdm
 
 from . import checkpoints
 from .checkpoints import (CHECKPOINT_DIR, LOG_FILE, STATE_FILE, export_model, load_model, log_entries,  # noqa: F401
@@ -35,6 +34,7 @@ from .data import BallClips, to_tensor
 from .diffusion import LOSS_WEIGHTINGS, TIMESTEP_SAMPLINGS, make_scheduler, training_loss
 from .masks import DEFAULT_TASK_WEIGHTS, TaskMix, check_task_weights
 from .model import PRESETS, PREDICTION_TYPES, VDT
+from .progress import progress_bar
 from .tokenizer import downsample_factor, downsample_mask, encode_video, latent_geometry, load_tokenizer
 from .world import SCENARIOS, WorldConfig
 
@@ -346,7 +346,7 @@ def _train(cfg, accelerator, out_dir, resume, progress, callback, callback_every
 
     losses: list[float] = []
     t0 = time.perf_counter()
-    bar = tqdm(range(start_step, cfg.max_steps), initial=start_step, total=cfg.max_steps,
+    bar = progress_bar(range(start_step, cfg.max_steps), initial=start_step, total=cfg.max_steps,
                disable=not (progress and accelerator.is_local_main_process), desc="train")
     done, saved, pending = start_step, start_step, None
     for step in bar:
@@ -381,7 +381,7 @@ def _train(cfg, accelerator, out_dir, resume, progress, callback, callback_every
         total_seconds = seconds_before + elapsed
         if accelerator.is_main_process:
             if done % cfg.log_every == 0 or done == cfg.max_steps:
-                bar.set_postfix(loss=f"{np.mean(losses[-cfg.log_every:]):.4f}")
+                bar.set_postfix(loss=f"{np.mean(losses[-cfg.log_every:]):.4f}", refresh=False)
                 with open(out_dir / LOG_FILE, "a") as log:
                     log.write(json.dumps({"step": done, "loss": mean_loss, "lr": lr_scheduler.get_last_lr()[0],
                                           "seconds": round(total_seconds, 3)}) + "\n")

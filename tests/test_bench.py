@@ -395,3 +395,43 @@ def test_speed_verdict_picks_the_thread_count_with_most_steps_per_core_and_flags
     assert "at least 10.0x slower than fp32 here (AVX2" in text
     fast_bf16 = dict(rows=[dict(threads=1, fp32_step_s=0.8, bf16_step_s=0.4)])
     assert not any("bf16" in line for line in speed_verdict(fast_bf16))
+
+
+def test_laptop_gpu_runs_merge_by_patch_size_and_the_section_names_the_memory_limit():
+    """Each GPU loan adds one run; a rerun at the same patch replaces it; the first file format counts as a run."""
+    import importlib.util
+
+    from minivdt.apps.bench.report import laptop_gpu_markdown
+    from minivdt.course import ASSETS
+
+    spec = importlib.util.spec_from_file_location("laptop_gpu_check", ASSETS / "laptop_gpu_check.py")
+    check = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(check)
+
+    def run(patch, error, date):
+        val = {s: {"laptop-gpu DDIM-1": {"position_error": error}, "laptop-gpu DDPM-25": {"position_error": 9.0},
+                   "copy_last_frame": {"position_error": 3.0}, "constant_velocity": {"position_error": 2.0 + s}}
+               for s in (0, 1)}
+        return dict(gpu="G", torch="t", model={"patch_size": patch, "hidden_size": 256, "depth": 8},
+                    peak_memory_gib=1.0, steps=100, train_seconds=90.0, steps_per_second=1.1,
+                    estimated_minutes_for_preset=3.0, num_val_per_scenario=4, wall_seconds=99.0, val=val,
+                    date=date, command="c")
+
+    def probe(patch, gib):
+        return dict(patch_size=patch, tokens_per_clip=4096 // patch ** 2 * 4, peak_memory_gib=gib,
+                    seconds_per_step=0.1)
+
+    head = dict(section="laptop_gpu", preset="laptop-gpu", batch_size=64, mixed_precision="auto",
+                preset_max_steps=20000, machine="x86_64")
+    first_format = {**head, **run(4, 1.0, "d1"), "probes": [probe(4, 9.6), probe(8, 3.0)]}
+    merged = check.merge(first_format, {**head, "probes": [probe(8, 2.7)], "runs": [run(8, 2.5, "d2")]})
+    assert [r["model"]["patch_size"] for r in merged["runs"]] == [4, 8]
+    assert [(p["patch_size"], p["peak_memory_gib"]) for p in merged["probes"]] == [(4, 9.6), (8, 2.7)]
+    again = check.merge(merged, {**head, "probes": [], "runs": [run(8, 1.5, "d3")]})
+    assert [r["date"] for r in again["runs"]] == ["d1", "d3"]
+
+    text = "\n".join(laptop_gpu_markdown(merged))
+    assert text.count("It beats both copy-last and constant velocity on 2 of 2 scenarios") == 1  # patch 4 only
+    assert "patch 4 1.00 px (100 steps), patch 8 2.50 px (100 steps)" in text
+    assert "Patch 4 did better after the same minutes here, but its training step needs 9.6 GiB" in text
+    assert "preset keeps patch 8 (2.7 GiB)" in text

@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -177,3 +178,28 @@ def test_auto_mixed_precision_uses_bf16_on_a_cpu_only_where_it_has_bf16_units(mo
     monkeypatch.setattr(training, "cpu_has_bf16", lambda: True)
     assert training.resolve_mixed_precision("auto") == "bf16"
     assert training.resolve_mixed_precision("no") == "no"
+
+
+def test_progress_bars_refresh_at_most_once_a_second():
+    """A notebook cell whose bars refresh thousands of times overflows the kernel's output queue and nbval stops
+    the lesson (it happened in lesson 6 on a GPU): every loop's bar must refresh about once a second."""
+    import io
+    import re
+    import time as clock
+
+    from minivdt.progress import MIN_INTERVAL_S, progress_bar
+
+    out = io.StringIO()
+    start = clock.perf_counter()
+    bar = progress_bar(range(3000), file=out)
+    for i in bar:
+        clock.sleep(0.0005)
+        bar.set_postfix(loss=i, refresh=False)
+    bar.close()
+    elapsed = clock.perf_counter() - start
+    refreshes = out.getvalue().count("\r")
+    assert refreshes <= elapsed / MIN_INTERVAL_S + 3, (refreshes, elapsed)
+    # and no library loop builds its own bar
+    package = Path(__file__).resolve().parent.parent / "minivdt"
+    direct = [p.name for p in package.rglob("*.py") if p.name != "progress.py" and re.search(r"\btqdm\(", p.read_text())]
+    assert direct == []

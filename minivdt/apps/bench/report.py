@@ -7,6 +7,7 @@ import json
 import os
 from pathlib import Path
 
+from ...model import PRESETS
 from .common import CNN_NAME, VDT_NAME
 
 
@@ -201,26 +202,51 @@ def speed_verdict(threads: dict, simd: str | None = None) -> list[str]:
     return lines
 
 
+LAPTOP_GPU_GIB = 8  # memory of a typical laptop GPU (4-8 GiB)
+
+
 def laptop_gpu_markdown(g: dict) -> list[str]:
-    """assets/laptop_gpu_check.py's result: memory and speed per patch size, then a short run against baselines."""
-    lines = [f"Measured {g['date']} on an {g['gpu']} (torch {g['torch']}), bf16 autocast, batch {g['batch_size']}, "
-             f"hidden {g['model']['hidden_size']}, depth {g['model']['depth']}.", "", f"Command: `{g['command']}`", ""]
+    """assets/laptop_gpu_check.py's result: memory and speed per patch size, then each short run against the
+    baselines (one run per patch size; runs from different GPU loans)."""
+    runs = g["runs"]
+    gpus = sorted({r["gpu"] for r in runs})
+    lines = [f"Measured on {' and '.join(gpus)} ({len(runs)} GPU loan(s): "
+             f"{', '.join(r['date'] for r in runs)}), {g['mixed_precision']} mixed precision (bf16 on these GPUs), "
+             f"batch {g['batch_size']}, hidden {runs[0]['model']['hidden_size']}, depth {runs[0]['model']['depth']}.",
+             ""]
     steps = g["preset_max_steps"]
     lines += _md_table(["patch", "tokens per clip", "peak GPU memory", "s per training step", f"{steps} steps take"],
                        [[p["patch_size"], p["tokens_per_clip"], f"{p['peak_memory_gib']:.1f} GiB",
                          f"{p['seconds_per_step']:.3f}", f"{steps * p['seconds_per_step'] / 60:.0f} min"]
                         for p in g["probes"]]) + [""]
-    names = [n for n in next(iter(g["val"].values())) if "DDPM" not in n]
-    lines += [f"Then {g['steps']} steps ({g['train_seconds']:.0f} s) at patch {g['model']['patch_size']}, scored on "
-              f"{g['num_val_per_scenario']} validation clips per scenario (position error, px):", ""]
-    lines += _md_table(["scenario"] + names, [[s] + [f"{rows[n]['position_error']:.2f}" for n in names]
-                                              for s, rows in g["val"].items()]) + [""]
-    model = next(n for n in names if n.startswith("laptop-gpu"))
-    wins = [s for s, rows in g["val"].items()
-            if rows[model]["position_error"] < min(rows["copy_last_frame"]["position_error"],
-                                                   rows["constant_velocity"]["position_error"])]
-    lines += [f"- After {g['train_seconds'] / 60:.1f} minutes it beats both copy-last and constant velocity on "
-              f"{len(wins)} of {len(g['val'])} scenarios.", ""]
+    for run in runs:
+        names = [n for n in next(iter(run["val"].values())) if "DDPM" not in n]
+        lines += [f"### A {run['train_seconds'] / 60:.1f}-minute run at patch {run['model']['patch_size']}", "",
+                  f"Command: `{run['command']}` ({run['date']}). {run['steps']} steps in "
+                  f"{run['train_seconds']:.0f} s, scored on {run['num_val_per_scenario']} validation clips per "
+                  "scenario (position error, px; the bundled model as shipped on that date):", ""]
+        lines += _md_table(["scenario"] + names, [[s] + [f"{rows[n]['position_error']:.2f}" for n in names]
+                                                  for s, rows in run["val"].items()]) + [""]
+        model = next(n for n in names if n.startswith("laptop-gpu"))
+        wins = [s for s, rows in run["val"].items()
+                if rows[model]["position_error"] < min(rows["copy_last_frame"]["position_error"],
+                                                       rows["constant_velocity"]["position_error"])]
+        lines += [f"- It beats both copy-last and constant velocity on {len(wins)} of {len(run['val'])} scenarios.", ""]
+    if len(runs) > 1:
+        by_patch = {r["model"]["patch_size"]: r for r in runs}
+        errors = {p: [rows[next(n for n in rows if n.startswith("laptop-gpu") and "DDIM" in n)]["position_error"]
+                      for rows in r["val"].values()] for p, r in by_patch.items()}
+        means = {p: sum(e) / len(e) for p, e in errors.items()}
+        lines += ["- Mean DDIM-1 error over the scenarios after the same minutes: "
+                  + ", ".join(f"patch {p} {means[p]:.2f} px ({by_patch[p]['steps']} steps)" for p in sorted(means))
+                  + ".", ""]
+        best = min(means, key=means.get)
+        memory = {p["patch_size"]: p["peak_memory_gib"] for p in g["probes"]}
+        preset = PRESETS[g["preset"]].patch_size
+        if best != preset and memory.get(best, 0) > LAPTOP_GPU_GIB:
+            lines += [f"- Patch {best} did better after the same minutes here, but its training step needs "
+                      f"{memory[best]:.1f} GiB, more than the {LAPTOP_GPU_GIB} GiB of a typical laptop GPU: the "
+                      f"preset keeps patch {preset} ({memory.get(preset, float('nan')):.1f} GiB).", ""]
     return lines
 
 
