@@ -409,6 +409,13 @@ def learning_rate_phases(run_dir: str | os.PathLike, warmup_steps: int = 0) -> l
     return phases
 
 
+def task_weight_phases(state: dict) -> list[dict]:
+    """[{"from_step", "task_weights"}, ...]: the task mixes a run trained with (a resumed run may change it).
+    A checkpoint written before phases were recorded had one mix, its config's."""
+    return state.get("task_weight_phases") or [{"from_step": 0,
+                                                "task_weights": state["train_config"].get("task_weights")}]
+
+
 def export_model(run_dir: str | os.PathLike, dest: str | os.PathLike) -> Path:
     """Copy a run's EMA weights to `dest` (a save_pretrained folder) with a training.json model card.
 
@@ -438,6 +445,7 @@ def export_model(run_dir: str | os.PathLike, dest: str | os.PathLike) -> Path:
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}",
         "exported": time.strftime("%Y-%m-%d"),
         "learning_rates": learning_rate_phases(run_dir, cfg.get("warmup_steps", 0)),
+        "task_weights": task_weight_phases(state),
     }
     (dest / CARD_FILE).write_text(json.dumps(card, indent=1, default=str) + "\n")
     return dest

@@ -38,9 +38,11 @@ from .progress import progress_bar
 from .tokenizer import downsample_factor, downsample_mask, encode_video, latent_geometry, load_tokenizer
 from .world import SCENARIOS, WorldConfig
 
-# Fields a resumed run may change: how long it runs, how often it saves and logs, and the learning rate (the
-# advice after a NaN stop is to resume with a lower one).
-RESUMABLE_CHANGES = ("max_steps", "time_budget_s", "out_dir", "checkpoint_every", "log_every", "learning_rate")
+# Fields a resumed run may change: how long it runs, how often it saves and logs, the learning rate (the advice
+# after a NaN stop is to resume with a lower one) and the task mix (fine-tune on a task the model does badly). Each
+# change of the task mix is recorded with its first step, so the data of every step can still be reproduced.
+RESUMABLE_CHANGES = ("max_steps", "time_budget_s", "out_dir", "checkpoint_every", "log_every", "learning_rate",
+                     "task_weights")
 
 @dataclass
 class TrainConfig:
@@ -208,8 +210,9 @@ def load_training_videos(cfg: TrainConfig) -> torch.Tensor:
 # --------------------------------------------------------------------------------------------
 
 def save_checkpoint(out_dir: Path, model: VDT, ema: EMAModel, optimizer, lr_scheduler, step: int, cfg: TrainConfig,
-                    train_seconds: float = 0.0):
-    """Write model, EMA model and optimizer state to `out_dir/checkpoint`, replacing it atomically."""
+                    train_seconds: float = 0.0, task_weight_phases: list | None = None):
+    """Write model, EMA model and optimizer state to `out_dir/checkpoint`, replacing it atomically.
+    task_weight_phases: [{"from_step", "task_weights"}, ...], the task mixes of the run so far."""
     checkpoints.save_checkpoint(out_dir, model, _ema_copy(model, ema), {
         "step": step,
         "optimizer": optimizer.state_dict(),
@@ -217,6 +220,7 @@ def save_checkpoint(out_dir: Path, model: VDT, ema: EMAModel, optimizer, lr_sche
         "ema": ema.state_dict(),
         "train_config": dataclasses.asdict(cfg),
         "train_seconds": train_seconds,  # wall-clock training time over all sessions of this run
+        "task_weight_phases": task_weight_phases or [{"from_step": 0, "task_weights": cfg.task_weights}],
     })
 
 
@@ -313,6 +317,7 @@ def _train(cfg, accelerator, out_dir, resume, progress, callback, callback_every
     noise_scheduler = make_scheduler("ddpm", prediction_type=cfg.prediction_type)
 
     start_step, seconds_before = 0, 0.0
+    task_phases = [{"from_step": 0, "task_weights": dict(cfg.task_weights)}]
     if resume:
         state = _load_state(out_dir, cfg)
         model = load_model(out_dir / CHECKPOINT_DIR / "model", expected=cfg.model_kwargs()).train()
@@ -331,6 +336,9 @@ def _train(cfg, accelerator, out_dir, resume, progress, callback, callback_every
         if state["train_config"].get("learning_rate") != cfg.learning_rate:
             _set_learning_rate(optimizer, lr_scheduler, cfg.learning_rate)
         start_step, seconds_before = state["step"], state.get("train_seconds", 0.0)
+        task_phases = checkpoints.task_weight_phases(state)
+        if task_phases[-1]["task_weights"] != cfg.task_weights:  # a new mix from this step on
+            task_phases.append({"from_step": start_step, "task_weights": dict(cfg.task_weights)})
         if accelerator.is_main_process:
             checkpoints.trim_log(out_dir, start_step)  # lines after the checkpoint would repeat their steps
 
@@ -342,7 +350,7 @@ def _train(cfg, accelerator, out_dir, resume, progress, callback, callback_every
 
     def save(step, seconds):
         if accelerator.is_main_process:
-            save_checkpoint(out_dir, raw_model, ema, optimizer, lr_scheduler, step, cfg, seconds)
+            save_checkpoint(out_dir, raw_model, ema, optimizer, lr_scheduler, step, cfg, seconds, task_phases)
 
     losses: list[float] = []
     t0 = time.perf_counter()

@@ -12,7 +12,7 @@ from safetensors.torch import load_file
 
 from minivdt import training
 from minivdt.checkpoints import read_state
-from minivdt.training import load_model, make_train_config, read_log, train
+from minivdt.training import export_model, load_model, make_train_config, read_log, train
 
 
 def _weights(run_dir, which="model"):
@@ -87,6 +87,20 @@ def test_resume_accepts_a_new_learning_rate_and_records_it(tmp_path):
     assert state["train_config"]["learning_rate"] == 1e-5
     assert [group["lr"] for group in state["optimizer"]["param_groups"]] == [1e-5]  # warm-up (1 step) is over
     assert read_log(tmp_path / "run")[-1] == {**read_log(tmp_path / "run")[-1], "step": 3, "lr": 1e-5}
+
+
+def test_resume_accepts_a_new_task_mix_and_records_from_which_step(tmp_path):
+    """A fine-tune on one task (e.g. more unconditional generation) continues the run; the card says when."""
+    run = tmp_path / "run"
+    train(make_train_config("smoke", out_dir=str(run), max_steps=2), progress=False)
+    mix = {"predict": 0.5, "unconditional": 0.5}
+    train(make_train_config("smoke", out_dir=str(run), max_steps=4, task_weights=mix), resume=True, progress=False)
+    train(make_train_config("smoke", out_dir=str(run), max_steps=5, task_weights=mix), resume=True, progress=False)
+    phases = read_state(run / "checkpoint")["task_weight_phases"]
+    assert [p["from_step"] for p in phases] == [0, 2]
+    assert phases[0]["task_weights"] == make_train_config("smoke").task_weights and phases[1]["task_weights"] == mix
+    card = json.loads((export_model(run, tmp_path / "export") / "training.json").read_text())
+    assert card["task_weights"] == phases and card["steps"] == 5
 
 
 def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path, monkeypatch):
@@ -201,5 +215,6 @@ def test_progress_bars_refresh_at_most_once_a_second():
     assert refreshes <= elapsed / MIN_INTERVAL_S + 3, (refreshes, elapsed)
     # and no library loop builds its own bar
     package = Path(__file__).resolve().parent.parent / "minivdt"
-    direct = [p.name for p in package.rglob("*.py") if p.name != "progress.py" and re.search(r"\btqdm\(", p.read_text())]
+    direct = [p.name for p in package.rglob("*.py")
+              if p.name != "progress.py" and re.search(r"\btqdm\(", p.read_text())]
     assert direct == []
