@@ -24,7 +24,8 @@ from pathlib import Path
 import torch
 
 from minivdt.baselines import BASELINES, vdt_predictor
-from minivdt.checkpoints import export_model, load_model
+from minivdt.cards import export_model
+from minivdt.checkpoints import load_model
 from minivdt.course import default_checkpoint
 from minivdt.data import clip_config, split_seeds
 from minivdt.metrics import evaluate, to_jsonable

@@ -28,7 +28,6 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file
 
-from .checks import check_output
 from .model import VDT, VDTConfig
 
 CHECKPOINT_DIR = "checkpoint"
@@ -359,93 +358,3 @@ def trim_log(out_dir: str | os.PathLike, step: int):
     kept = [line for line, entry in log_entries(path)
             if isinstance(entry.get("step"), int) and entry["step"] <= step]
     write_atomic(path, "".join(line + "\n" for line in kept).encode())
-
-
-# --------------------------------------------------------------------------------------------
-#  The model card (training.json)
-# --------------------------------------------------------------------------------------------
-
-def read_card(folder: str | os.PathLike) -> dict:
-    """A model folder's training.json (steps, train_seconds, train_config, sampling, ...), or {} if it has none."""
-    path = Path(folder) / CARD_FILE
-    return read_json_object(path) if path.is_file() else {}
-
-
-def sampling_of(folder: str | os.PathLike) -> tuple[str, int]:
-    """(sampler, steps) to predict with this model: the choice `minivdt bench sampler --write-card` measured on
-    validation clips and stored in its card, else the library's DEFAULT_SAMPLER and DEFAULT_STEPS."""
-    from .diffusion import DEFAULT_SAMPLER, DEFAULT_STEPS, SCHEDULERS
-
-    choice = read_card(model_folder(folder)).get("sampling") or {}
-    sampler, steps = choice.get("sampler", DEFAULT_SAMPLER), choice.get("steps", DEFAULT_STEPS)
-    if sampler not in SCHEDULERS or not isinstance(steps, int) or not 1 <= steps <= 1000:
-        raise CheckpointError(f"{Path(folder) / CARD_FILE} has an invalid sampling choice {choice!r}")
-    return sampler, steps
-
-
-def write_card_sampling(folder: str | os.PathLike, sampling: dict) -> Path:
-    """Record the measured sampling choice {"sampler", "steps", ...} in a model folder's card."""
-    folder = model_folder(folder)
-    card = {**read_card(folder), "sampling": sampling}
-    write_atomic(folder / CARD_FILE, (json.dumps(card, indent=1, default=str) + "\n").encode())
-    return folder / CARD_FILE
-
-
-def learning_rate_phases(run_dir: str | os.PathLike, warmup_steps: int = 0) -> list[dict]:
-    """[{"from_step", "to_step", "lr"}, ...] after warm-up, from a run's log.jsonl: a resumed run may have changed
-    its learning rate (`--learning-rate`), which the saved train_config alone (the last value) would hide."""
-    path = Path(run_dir) / LOG_FILE
-    phases: list[dict] = []
-    if not path.is_file():
-        return phases
-    for _, row in log_entries(path):
-        if "lr" not in row or row.get("step", 0) <= warmup_steps:
-            continue
-        if phases and abs(phases[-1]["lr"] - row["lr"]) <= 1e-12:
-            phases[-1]["to_step"] = row["step"]
-        else:
-            phases.append({"from_step": phases[-1]["to_step"] if phases else warmup_steps, "to_step": row["step"],
-                           "lr": row["lr"]})
-    return phases
-
-
-def task_weight_phases(state: dict) -> list[dict]:
-    """[{"from_step", "task_weights"}, ...]: the task mixes a run trained with (a resumed run may change it).
-    A checkpoint written before phases were recorded had one mix, its config's."""
-    return state.get("task_weight_phases") or [{"from_step": 0,
-                                                "task_weights": state["train_config"].get("task_weights")}]
-
-
-def export_model(run_dir: str | os.PathLike, dest: str | os.PathLike) -> Path:
-    """Copy a run's EMA weights to `dest` (a save_pretrained folder) with a training.json model card.
-
-    training.json records steps, wall-clock training seconds, the training config and the machine, which
-    `minivdt bench quality` reads to give its CNN baseline the same budget.
-    """
-    import platform
-    import time
-
-    if not isinstance(run_dir, (str, os.PathLike)) or not Path(run_dir).is_dir():
-        raise FileNotFoundError(f"run {str(run_dir)!r} is not an existing run folder")
-    dest = check_output("dest", dest, "dir")
-    checkpoint = find_checkpoint(run_dir)
-    if checkpoint is None:
-        raise FileNotFoundError(f"run {str(run_dir)!r} has no checkpoint to export")
-    state = read_state(checkpoint)
-    model = load_model(checkpoint / "ema")
-    save_model(model, dest)
-    cfg = state["train_config"]
-    card = {
-        "steps": state["step"],
-        "train_seconds": round(state.get("train_seconds", 0.0), 1),
-        "num_train_clips": cfg.get("num_train_clips"),
-        "batch_size": cfg.get("batch_size"),
-        "train_config": cfg,
-        # where it was exported: the machine it trained on, unless the run moved (train_seconds span all sessions)
-        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}",
-        "exported": time.strftime("%Y-%m-%d"),
-        "learning_rates": learning_rate_phases(run_dir, cfg.get("warmup_steps", 0)),
-        "task_weights": task_weight_phases(state),
-    }
-    (dest / CARD_FILE).write_text(json.dumps(card, indent=1, default=str) + "\n")
-    return dest

@@ -27,7 +27,8 @@ from diffusers.optimization import get_scheduler
 from diffusers.training_utils import EMAModel
 
 from . import checkpoints
-from .checkpoints import (CHECKPOINT_DIR, LOG_FILE, STATE_FILE, export_model, load_model, log_entries,  # noqa: F401
+from .cards import export_model, task_weight_phases  # noqa: F401 (export_model: minivdt.training's API)
+from .checkpoints import (CHECKPOINT_DIR, LOG_FILE, STATE_FILE, load_model, log_entries,  # noqa: F401
                           read_state)
 from .checks import check_float, check_int, check_output, check_seed
 from .data import BallClips, to_tensor
@@ -336,7 +337,7 @@ def _train(cfg, accelerator, out_dir, resume, progress, callback, callback_every
         if state["train_config"].get("learning_rate") != cfg.learning_rate:
             _set_learning_rate(optimizer, lr_scheduler, cfg.learning_rate)
         start_step, seconds_before = state["step"], state.get("train_seconds", 0.0)
-        task_phases = checkpoints.task_weight_phases(state)
+        task_phases = task_weight_phases(state)
         if task_phases[-1]["task_weights"] != cfg.task_weights:  # a new mix from this step on
             task_phases.append({"from_step": start_step, "task_weights": dict(cfg.task_weights)})
         if accelerator.is_main_process:

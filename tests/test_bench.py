@@ -322,7 +322,7 @@ def test_sampler_choice_is_measured_on_val_and_becomes_the_models_default(tmp_pa
     """`bench sampler --write-card` scores each candidate on validation clips, picks the lowest mean position
     error, and records it in the card; sampling_of (used by demo and bench quality) then returns it."""
     from minivdt.apps.bench import sampler
-    from minivdt.checkpoints import sampling_of
+    from minivdt.cards import sampling_of
     from minivdt.diffusion import DEFAULT_SAMPLER, DEFAULT_STEPS
 
     folder = tmp_path / "model"

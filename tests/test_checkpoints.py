@@ -164,7 +164,7 @@ def test_the_nan_stop_keeps_weights_a_lower_learning_rate_can_resume(smoke_run):
 def test_learning_rate_phases_read_a_resumed_runs_change_of_learning_rate(tmp_path):
     import json
 
-    from minivdt.checkpoints import learning_rate_phases
+    from minivdt.cards import learning_rate_phases
 
     rows = [{"step": s, "lr": 1e-3 * min(1, s / 20)} for s in range(10, 60, 10)] + \
            [{"step": s, "lr": 3e-4} for s in range(60, 90, 10)]

@@ -12,7 +12,7 @@ from ..baselines import BASELINES, REFERENCES, vdt_predictor
 from ..course import default_checkpoint
 from ..checks import check_int, check_output, check_seed
 from ..data import clip_config, split_seeds
-from ..checkpoints import sampling_of
+from ..cards import sampling_of
 from ..diffusion import SCHEDULERS, generate
 from ..masks import TASKS
 from ..metrics import evaluate, format_table, mse, psnr, ssim, to_jsonable
@@ -24,7 +24,7 @@ from ..world import SCENARIOS, make_clips
 def run_demo(checkpoint=None, num_clips: int = 8, steps: int | None = None, out_dir="outputs/demo",
              scenarios=SCENARIOS, seed: int = 0, sampler: str | None = None) -> dict:
     """Predict frames 9-16 from 1-8 on held-out clips of every scenario; print and save the metrics.
-    sampler and steps default to the model card's measured choice (checkpoints.sampling_of)."""
+    sampler and steps default to the model card's measured choice (cards.sampling_of)."""
     checkpoint = checkpoint or default_checkpoint()
     sampler, steps = _sampling(checkpoint, sampler, steps)
     check_int("num_clips", num_clips, 1), check_seed("seed", seed)
@@ -58,7 +58,7 @@ def run_sample(checkpoint=None, task: str = "predict", scenario: str = "mixed", 
                steps: int | None = None, seed: int = 0, out="outputs/sample.mp4", num_given: int | None = None,
                sampler: str | None = None) -> dict:
     """Apply one mask task to held-out clips and write a truth | generated video; returns frame metrics.
-    sampler and steps default to the model card's measured choice (checkpoints.sampling_of)."""
+    sampler and steps default to the model card's measured choice (cards.sampling_of)."""
     if task not in TASKS:
         raise ValueError(f"task must be one of {TASKS}, got {task!r}")
     checkpoint = checkpoint or default_checkpoint()

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ...checkpoints import read_card, read_json_object
+from ...cards import read_card
+from ...checkpoints import read_json_object
 from ...diffusion import SCHEDULERS
 from ...model import count_flops
 from ...training import load_model

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from ...baselines import BASELINES, REFERENCES, baseline_table, cnn_predictor, vdt_predictor
-from ...checkpoints import CARD_FILE, read_card, sampling_of
+from ...cards import CARD_FILE, read_card, sampling_of
 from ...course import default_checkpoint
 from ...data import clip_config, split_seeds
 from ...diffusion import DEFAULT_SAMPLER, DEFAULT_STEPS
@@ -118,7 +118,7 @@ def bench_quality(checkpoint=None, budget_s=None, num_clips=64, scenarios=SCENAR
     """VDT vs copy-last-frame, constant velocity and a SimVP trained for the same wall-clock budget, on the test
     split of each scenario; plus learning curves. budget_s defaults to the checkpoint's training.json
     "train_seconds". vdt_curve: [(seconds, checkpoint), ...]; vdt_run: a run folder whose log has eval points.
-    sampler and steps default to the checkpoint's measured choice (checkpoints.sampling_of); cnn=False leaves the
+    sampler and steps default to the checkpoint's measured choice (cards.sampling_of); cnn=False leaves the
     SimVP out (its stretch targets are then reported as not measured)."""
     checkpoint = Path(checkpoint) if checkpoint is not None else default_checkpoint()
     card = read_card(checkpoint)

@@ -101,7 +101,7 @@ def main(args) -> dict:
     result["quick"] = args.quick
     print(format_sampler(result))
     if args.write_card:
-        from ...checkpoints import write_card_sampling
+        from ...cards import write_card_sampling
 
         choice = dict(result["choice"], chosen_by=f"minivdt bench sampler ({result['num_val_per_scenario']} "
                                                   f"validation clips per scenario, {result['date']})")
