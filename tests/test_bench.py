@@ -435,3 +435,21 @@ def test_laptop_gpu_runs_merge_by_patch_size_and_the_section_names_the_memory_li
     assert "patch 4 1.00 px (100 steps), patch 8 2.50 px (100 steps)" in text
     assert "Patch 4 did better after the same minutes here, but its training step needs 9.6 GiB" in text
     assert "preset keeps patch 8 (2.7 GiB)" in text
+
+
+def test_target_curve_section_tabulates_snapshots_and_extrapolates_only_falling_misses():
+    """BENCHMARKS.md's 'where the targets stall' lines come from the snapshot file, with a straight-line trend."""
+    from minivdt.apps.bench.report import target_curve_markdown
+
+    def row(step, mixed_lost, balls):
+        scenarios = {"drop": dict(position_error=2.0, lost_fraction=0.01, contact_accuracy=0.9),
+                     "mixed": dict(position_error=3.0, lost_fraction=mixed_lost, contact_accuracy=0.8)}
+        return dict(step=step, seconds=step * 1.0, sampler="ddim", steps=1, num_val=4, scenarios=scenarios,
+                    unconditional=dict(model=balls, real=2.0, ratio=balls / 2.0))
+
+    rows = [row(1000 * k, 0.10 - 0.01 * k, 1.0) for k in range(1, 7)]  # lost falls 0.01 per 1000 steps
+    text = "\n".join(target_curve_markdown(rows[::-1]))  # any order: sorted by step
+    assert "| 6000 | 1.7 | 0.010 | 0.040 | 0.800 | 2.50 | 1.00 (real 2.00) |" in text
+    assert "Lost balls on mixed: 0.040 at step 6000" in text and "after about 1,000 more steps" in text
+    assert "Lost balls on drop" not in text  # target met
+    assert "Unconditional balls per frame: 50% of real clips" in text and "not rising toward the target" in text

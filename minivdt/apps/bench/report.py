@@ -51,6 +51,57 @@ def recipe_verdict(rows: list[dict], ignores_context_px: float = 0.1) -> list[st
     return lines
 
 
+LOST_TARGET, BALL_COUNT_TARGET = 0.03, 0.10  # the issue's targets: lost balls < 3 %, balls per frame within ±10 %
+
+
+def _trend(steps, values, target, last: int = 6):
+    """Least-squares slope of `values` per 1000 steps over the last `last` points, and the steps a straight line
+    would need from the last point to reach `target` (None when it is not heading there)."""
+    xs, ys = steps[-last:], values[-last:]
+    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+    slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / max(1e-12, sum((x - mx) ** 2 for x in xs))
+    gap = target - ys[-1]
+    needed = gap / slope if slope and gap * slope > 0 else None
+    return slope * 1000, needed
+
+
+def target_curve_markdown(rows: list[dict]) -> list[str]:
+    """assets/target_curve.py's file: the target metrics of every snapshot of the bundled run (validation clips),
+    and a straight-line trend over the last snapshots for each target the last snapshot misses."""
+    rows = sorted(rows, key=lambda r: r["step"])
+    scenarios = list(rows[0]["scenarios"])
+    lines = ["### Where the unmet targets stall (every snapshot of the bundled run, validation clips)", "",
+             f"Made by `python assets/target_curve.py RUN_DIR assets/benchmarks/target_curve.jsonl`: "
+             f"{rows[0]['num_val']} validation clips per scenario, forward prediction with {rows[0]['steps']} "
+             f"{rows[0]['sampler'].upper()} step(s); unconditional samples as in the quality table.", ""]
+    lines += _md_table(["step", "train h"] + [f"lost {s}" for s in scenarios] + ["contact mixed", "mean px",
+                                                                             "uncond. balls/frame"],
+                       [[r["step"], f"{r['seconds'] / 3600:.1f}"]
+                        + [f"{r['scenarios'][s]['lost_fraction']:.3f}" for s in scenarios]
+                        + [f"{r['scenarios']['mixed']['contact_accuracy']:.3f}" if "mixed" in scenarios else "",
+                           f"{sum(v['position_error'] for v in r['scenarios'].values()) / len(scenarios):.2f}",
+                           f"{r['unconditional']['model']:.2f} (real {r['unconditional']['real']:.2f})"]
+                        for r in rows]) + [""]
+    steps, last = [r["step"] for r in rows], rows[-1]
+    n = min(6, len(rows))
+    for s in scenarios:
+        lost = [r["scenarios"][s]["lost_fraction"] for r in rows]
+        if lost[-1] >= LOST_TARGET and len(rows) > 1:
+            slope, needed = _trend(steps, lost, LOST_TARGET, n)
+            reach = (f"a straight line would reach {LOST_TARGET:.0%} after about {needed:,.0f} more steps"
+                     if needed else f"it is not falling toward {LOST_TARGET:.0%}")
+            lines.append(f"- Lost balls on {s}: {lost[-1]:.3f} at step {last['step']}; over the last {n} snapshots "
+                         f"{slope:+.4f} per 1000 steps: {reach}.")
+    counts = [r["unconditional"]["model"] / r["unconditional"]["real"] for r in rows]
+    if abs(counts[-1] - 1) > BALL_COUNT_TARGET and len(rows) > 1:
+        slope, needed = _trend(steps, counts, 1 - BALL_COUNT_TARGET, n)
+        reach = (f"a straight line would reach {1 - BALL_COUNT_TARGET:.0%} after about {needed:,.0f} more steps"
+                 if needed else "it is not rising toward the target")
+        lines.append(f"- Unconditional balls per frame: {counts[-1]:.0%} of real clips at step {last['step']}; over "
+                     f"the last {n} snapshots {slope:+.3f} per 1000 steps: {reach}.")
+    return lines + [""]
+
+
 def write_benchmarks_md(results: dict, path="BENCHMARKS.md") -> Path:
     """Write BENCHMARKS.md from {"quality": bench_quality(), "speed": bench_speed()} (either may be missing)."""
     lines = ["# minivdt benchmarks", "",
@@ -87,6 +138,8 @@ def write_benchmarks_md(results: dict, path="BENCHMARKS.md") -> Path:
             lines += ["(No VDT curve: pass `--vdt-curve SECONDS:CHECKPOINT` or `--vdt-run RUN_OR_JSONL`.)", ""]
         if q.get("plot"):
             lines += [f"![learning curves]({os.path.relpath(q['plot'], Path(path).resolve().parent)})", ""]
+    if results.get("target_curve"):
+        lines += target_curve_markdown(results["target_curve"])
     r = results.get("recipe")
     if r:
         lines += ["## Recipe study (which training recipe learns physics on a CPU budget)", ""] + _md_stamp(r)
@@ -257,4 +310,7 @@ def load_sections(out_dir) -> dict:
         path = Path(out_dir) / f"{name}.json"
         if path.is_file():
             sections[name] = json.loads(path.read_text())
+    curve = Path(out_dir) / "target_curve.jsonl"  # assets/target_curve.py, one line per snapshot
+    if curve.is_file():
+        sections["target_curve"] = [json.loads(line) for line in curve.read_text().splitlines() if line.strip()]
     return sections
