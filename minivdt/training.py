@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import dataclasses
+import functools
 import json
 import os
 import time
@@ -199,10 +200,18 @@ def make_batch(videos: torch.Tensor, cfg: TrainConfig, step: int, rank: int, num
 
 
 def load_training_videos(cfg: TrainConfig) -> torch.Tensor:
-    """The fixed training set as a uint8 tensor (N, F, H, W, 3)."""
-    world = WorldConfig(size=cfg.image_size, num_frames=cfg.num_frames)
+    """The fixed training set as a uint8 tensor (N, F, H, W, 3), never modified in place.
+
+    The last set stays in memory: a lesson's timing probe and the run after it (course.train_with_estimate), or
+    the runs of one comparison, share their clips instead of simulating them again."""
     per_scenario = max(1, cfg.num_train_clips // len(cfg.scenarios))
-    dataset = BallClips("train", scenarios=cfg.scenarios, num_clips=per_scenario, config=world)
+    return _training_clips(cfg.image_size, cfg.num_frames, tuple(cfg.scenarios), per_scenario)
+
+
+@functools.lru_cache(maxsize=1)
+def _training_clips(image_size: int, num_frames: int, scenarios: tuple, per_scenario: int) -> torch.Tensor:
+    world = WorldConfig(size=image_size, num_frames=num_frames)
+    dataset = BallClips("train", scenarios=scenarios, num_clips=per_scenario, config=world)
     return torch.from_numpy(dataset.get_batch().frames)
 
 

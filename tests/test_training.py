@@ -218,3 +218,12 @@ def test_progress_bars_refresh_at_most_once_a_second():
     direct = [p.name for p in package.rglob("*.py")
               if p.name != "progress.py" and re.search(r"\btqdm\(", p.read_text())]
     assert direct == []
+
+
+def test_training_clips_are_simulated_once_per_process_for_the_same_config():
+    """A probe run and the run after it share one training set; another set replaces it."""
+    first = training.load_training_videos(make_train_config("smoke"))
+    assert training.load_training_videos(make_train_config("smoke", learning_rate=1e-5)) is first
+    other = training.load_training_videos(make_train_config("smoke", num_train_clips=10))
+    assert other is not first and len(other) != len(first)
+    assert torch.equal(training.load_training_videos(make_train_config("smoke")), first)  # rebuilt identically
