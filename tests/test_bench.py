@@ -79,7 +79,7 @@ def test_cli_quick_speed_and_quality(tmp_path, tiny_checkpoint):
     physics = quality["physics"]
     assert set(physics["best_of_k"]) == {"drop", "roll"} and list(physics["best_of_k"]["drop"]) == ["1", "2"]
     assert physics["best_of_k"]["drop"]["2"] <= physics["best_of_k"]["drop"]["1"]  # more samples never hurt
-    assert set(physics["unconditional_ball_counts"]) == {"model", "real", "ratio"}
+    assert set(physics["unconditional_ball_counts"]) == {"model", "real", "ratio", "scenarios"}
     assert len(physics["generalisation"]) == 2  # unseen seeds, changed world
     assert "unconditional samples: balls per frame within ±10 % of real clips" in quality["targets"]
     for name in ("uniform noise", "blank (no balls)"):  # reference rows: where "no information" scores

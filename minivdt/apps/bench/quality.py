@@ -169,8 +169,9 @@ def bench_quality(checkpoint=None, budget_s=None, num_clips=64, scenarios=SCENAR
         physics = dict(
             best_of_k={s: best_of_k(model, c, ks, num_given, steps, seed, sampler) for s, c in test_clips.items()},
             # generation from nothing: the library's default sampler, whatever suits forward prediction best
-            unconditional_ball_counts=unconditional_ball_counts(model, 2 if quick else 32, 2 if quick else DEFAULT_STEPS,
-                                                                seed, config, DEFAULT_SAMPLER),
+            unconditional_ball_counts=unconditional_ball_counts(
+                model, 2 if quick else 32, 2 if quick else DEFAULT_STEPS, seed, config, DEFAULT_SAMPLER,
+                scenarios=tuple(card.get("train_config", {}).get("scenarios", SCENARIOS))),
             context_sensitivity=context_sensitivity(model, test_clips),
             generalisation=generalisation(model, num_clips, scenarios=tuple(s for s in scenarios if s != "mixed"),
                                           steps=steps, seed=seed, num_given=num_given, sampler=sampler))
