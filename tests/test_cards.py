@@ -42,3 +42,14 @@ def test_lesson_times_show_a_lesson_stopped_part_way_as_a_lower_bound(tmp_path):
     assert "| 05_vdt_block | over 5.0 min (stopped) |" in table
     assert "the loan ran out" in table
     assert "default on a CPU: not measured yet" in table
+
+
+def test_task_mix_row_lists_each_phase_with_its_first_step():
+    from minivdt.apps.bench.card import _task_mixes
+
+    train = {"task_weights": {"predict": 0.5, "unconditional": 0.05}}
+    assert _task_mixes({}, train) == "predict 0.5, unconditional 0.05"
+    phases = [{"from_step": 0, "task_weights": train["task_weights"]},
+              {"from_step": 22000, "task_weights": {"predict": 0.4, "unconditional": 0.25}}]
+    assert _task_mixes({"task_weights": phases}, train) == (
+        "predict 0.5, unconditional 0.05 (from step 0); then predict 0.4, unconditional 0.25 (from step 22000)")

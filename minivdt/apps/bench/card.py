@@ -67,6 +67,16 @@ def _learning_rates(card: dict, train: dict) -> str:
     return ", then ".join(f"{p['lr']:g} (steps {p['from_step']}–{p['to_step']})" for p in phases)
 
 
+def _task_mixes(card: dict, train: dict) -> str:
+    """The task mix, or each mix with its first step when a fine-tune phase changed it."""
+    phases = card.get("task_weights") or [{"from_step": 0, "task_weights": train.get("task_weights", {})}]
+    mixes = [", ".join(f"{k} {v}" for k, v in sorted(p["task_weights"].items(), key=lambda kv: -kv[1]))
+             for p in phases]
+    if len(mixes) == 1:
+        return mixes[0]
+    return "; then ".join(f"{mix} (from step {p['from_step']})" for mix, p in zip(mixes, phases))
+
+
 def model_card(model_dir, bench_dir, name: str = "vdt-cpu-tiny") -> str:
     """The README.md text of a model folder."""
     model_dir = Path(model_dir)
@@ -75,7 +85,7 @@ def model_card(model_dir, bench_dir, name: str = "vdt-cpu-tiny") -> str:
     quality = _load(Path(bench_dir) / "quality.json")
     sampler_result = _load(Path(bench_dir) / "sampler.json")
     params = sum(p.numel() for p in model.parameters())
-    tasks = ", ".join(f"{k} {v}" for k, v in sorted(train.get("task_weights", {}).items(), key=lambda kv: -kv[1]))
+    tasks = _task_mixes(card, train)
     lines = [f"# Model card: `{name}` (bundled)", "",
              "The all-task VDT that `minivdt demo`, `minivdt sample` and lessons 5, 7 and 8 load. Every number here "
              "is read from `training.json` and `assets/benchmarks/*.json` by `minivdt bench card`.", "",
