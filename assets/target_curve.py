@@ -37,8 +37,13 @@ def main():
     if not snapshots:
         parser.error(f"run_dir: {args.run_dir} has no snapshots/step* folders")
     out = Path(args.out)
-    done = {json.loads(line)["step"] for line in out.read_text().splitlines()} if out.is_file() else set()
+    rows = [json.loads(line) for line in out.read_text().splitlines() if line.strip()] if out.is_file() else []
     sampler, steps = sampling_of(default_checkpoint())
+    made_with = {(r["sampler"], r["steps"], r["num_val"]) for r in rows} - {(sampler, steps, args.num_val)}
+    if made_with:
+        parser.error(f"out: {args.out} was made with (sampler, steps, num_val) {sorted(made_with)}, not "
+                     f"{(sampler, steps, args.num_val)}; delete it to score every snapshot again")
+    done = {r["step"] for r in rows}
     for folder in snapshots:
         step = int(folder.name[4:])
         if step in done:
