@@ -107,8 +107,9 @@ def model_card(model_dir, bench_dir, name: str = "vdt-cpu-tiny") -> str:
              f"| training | {card.get('steps')} steps, {card.get('train_seconds', 0):.0f} s of training on "
              f"{card.get('machine')} |",
              f"| sampling | {sampling_line(card, sampler_result)} |", "",
-             "Reproduce: `python assets/train_bundled.py RUN --steps N` (one torch thread; resumable: run it again "
-             "after an interruption), `minivdt export RUN assets/vdt-cpu-tiny`, `minivdt bench sampler "
+             "Reproduce: the phases of `assets/train_bundled.py`'s docstring, one `python assets/train_bundled.py RUN "
+             "--steps N ...` each (the learning rates and task mixes of the rows above; one torch thread; resumable: "
+             "run it again after an interruption), `minivdt export RUN assets/vdt-cpu-tiny`, `minivdt bench sampler "
              "--checkpoint assets/vdt-cpu-tiny --write-card`, `minivdt bench quality`, then `minivdt bench card`. "
              "Its learning curve: `assets/benchmarks/bundled_run_curve.jsonl` (`assets/bundled_curve.py`).", ""]
     if quality:
