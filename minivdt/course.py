@@ -188,7 +188,8 @@ def train_denoiser(denoiser, frames, scheduler, steps: int, batch_size: int, lr:
     probe = min(3, max(0, steps - 1))
     if probe:
         estimate_seconds(step, steps, probe_steps=probe)  # these probe steps are real training steps
-    for i in progress_bar(range(len(losses), steps), initial=len(losses), total=steps, desc="train", disable=not progress):
+    for i in progress_bar(range(len(losses), steps), initial=len(losses), total=steps, desc="train",
+                          disable=not progress):
         step(i)
     return losses
 

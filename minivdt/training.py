@@ -365,7 +365,7 @@ def _train(cfg, accelerator, out_dir, resume, progress, callback, callback_every
     losses: list[float] = []
     t0 = time.perf_counter()
     bar = progress_bar(range(start_step, cfg.max_steps), initial=start_step, total=cfg.max_steps,
-               disable=not (progress and accelerator.is_local_main_process), desc="train")
+                       disable=not (progress and accelerator.is_local_main_process), desc="train")
     done, saved, pending = start_step, start_step, None
     for step in bar:
         model.train()
