@@ -230,7 +230,7 @@ def save_checkpoint(out_dir: Path, model: VDT, ema: EMAModel, optimizer, lr_sche
         "ema": ema.state_dict(),
         "train_config": dataclasses.asdict(cfg),
         "train_seconds": train_seconds,  # wall-clock training time over all sessions of this run
-        "task_weight_phases": task_weight_phases or [{"from_step": 0, "task_weights": cfg.task_weights}],
+        "task_weight_phases": task_weight_phases,  # None: one mix, the config's (cards.task_weight_phases)
     })
 
 

@@ -272,6 +272,7 @@ def laptop_gpu_markdown(g: dict) -> list[str]:
                        [[p["patch_size"], p["tokens_per_clip"], f"{p['peak_memory_gib']:.1f} GiB",
                          f"{p['seconds_per_step']:.3f}", f"{steps * p['seconds_per_step'] / 60:.0f} min"]
                         for p in g["probes"]]) + [""]
+    means = {}  # patch size -> mean DDIM-1 error of its run over the scenarios
     for run in runs:
         names = [n for n in next(iter(run["val"].values())) if "DDPM" not in n]
         lines += [f"### A {run['train_seconds'] / 60:.1f}-minute run at patch {run['model']['patch_size']}", "",
@@ -285,11 +286,10 @@ def laptop_gpu_markdown(g: dict) -> list[str]:
                 if rows[model]["position_error"] < min(rows["copy_last_frame"]["position_error"],
                                                        rows["constant_velocity"]["position_error"])]
         lines += [f"- It beats both copy-last and constant velocity on {len(wins)} of {len(run['val'])} scenarios.", ""]
+        means[run["model"]["patch_size"]] = sum(rows[model]["position_error"] for rows in run["val"].values()) \
+            / len(run["val"])
     if len(runs) > 1:
         by_patch = {r["model"]["patch_size"]: r for r in runs}
-        errors = {p: [rows[next(n for n in rows if n.startswith("laptop-gpu") and "DDIM" in n)]["position_error"]
-                      for rows in r["val"].values()] for p, r in by_patch.items()}
-        means = {p: sum(e) / len(e) for p, e in errors.items()}
         lines += ["- Mean DDIM-1 error over the scenarios after the same minutes: "
                   + ", ".join(f"patch {p} {means[p]:.2f} px ({by_patch[p]['steps']} steps)" for p in sorted(means))
                   + ".", ""]
