@@ -285,6 +285,8 @@ def test_recipe_study_quick_and_resumable(tmp_path, capsys):
         assert row["steps"] > 0 and set(row["position_error"]) == {"drop", "projectile", "roll", "collide"}
         for key in ("mean_position_error", "x0_error_T", "x0_error_half", "context_sensitivity"):
             assert math.isfinite(row[key])
+        assert set(row["other_tasks"]) == {"backward", "interpolate"}  # scored at the end of the budget
+        assert all(0 <= e <= 8.0 for e in row["other_tasks"].values())
     assert all(len(points) == 4 for points in section["curves"].values())
     assert "## Recipe study" in (tmp_path / "B.md").read_text() and (tmp_path / "recipe_curves.png").is_file()
     finished = sorted((tmp_path / "runs").glob("*.json"))
@@ -295,6 +297,50 @@ def test_recipe_study_quick_and_resumable(tmp_path, capsys):
     assert [p.stat().st_mtime_ns for p in finished] == stamps
 
 
+def test_recipe_final_stage_is_its_own_section_with_paired_rows_for_every_task(tmp_path):
+    """`--stage final` (several seeds): recipe_final.json and its own BENCHMARKS.md section, with the paired
+    comparison against x0-high_noise for forward prediction, backward prediction and interpolation."""
+    argv = ["bench", "recipe", "--quick", "--stage", "final", "--seeds", "0", "1", "--arms", "x0-high_noise",
+            "x0-uniform", "--runs", str(tmp_path / "runs"), "--out", str(tmp_path), "--md", str(tmp_path / "B.md")]
+    assert cli.main(argv) == 0
+    section = json.loads((tmp_path / "recipe_final.json").read_text())
+    assert not (tmp_path / "recipe.json").exists()
+    assert all(row["seeds"] == [0, 1] for row in section["rows"])
+    paired = {p["task"]: p for p in section["paired"]}
+    assert set(paired) == {"predict", "backward", "interpolate"}
+    assert all(p["arm"] == "x0-uniform" and p["seeds"] == [0, 1] and p["clips"] == 4 for p in paired.values())
+    text = (tmp_path / "B.md").read_text()
+    assert "## Recipe study, final comparison" in text and "| x0-uniform | interpolate | 0 1 | 4 |" in text
+    assert (tmp_path / "recipe_final_curves.png").is_file()
+
+
+@pytest.mark.parametrize("task, generated", [("predict", range(8, 16)), ("backward", range(0, 8)),
+                                             ("interpolate", range(4, 12))])
+def test_sampled_error_scores_only_the_frames_a_task_generates(monkeypatch, task, generated):
+    """A sampler that returns the truth scores ~0 px; one that leaves every generated frame blank loses every ball,
+    which it could not if a given (true) frame were among the scored ones."""
+    from types import SimpleNamespace
+
+    from minivdt.apps.bench import recipe
+
+    clips = recipe.validation_clips(2)["projectile"]
+    model = SimpleNamespace(cfg=SimpleNamespace(num_frames=16, height=32, width=32, patch_size=8),
+                            config=SimpleNamespace(prediction_type="sample"))
+    seen = {}
+
+    def truth(model, video, mask, *args, **kwargs):
+        seen["generated"] = [f for f in range(16) if mask[0, f].max() == 1]
+        return video
+
+    monkeypatch.setattr(recipe, "sample", truth)
+    errors, lost = recipe.sampled_error(model, clips, task=task)
+    assert seen["generated"] == list(generated)
+    assert errors.shape == (2,) and errors.max() < 0.5 and lost == 0.0
+    monkeypatch.setattr(recipe, "sample", lambda model, video, mask, *a, **k: video * (1 - mask) - mask)
+    errors, lost = recipe.sampled_error(model, clips, task=task)
+    assert lost == 1.0 and errors.min() == pytest.approx(8.0)
+
+
 def test_latent_recipe_arm_trains_on_latents_and_scores_decoded_frames(tmp_path, monkeypatch):
     """The pixel-vs-latent arm: the tokenizer's training is inside the budget, the VDT it trains sees latents, and
     its scores are those of decoded frames (finite, on the pixel tracker's scale)."""
@@ -303,9 +349,9 @@ def test_latent_recipe_arm_trains_on_latents_and_scores_decoded_frames(tmp_path,
     seen = {}
     real_score = recipe.score
 
-    def spy(model, val, steps=25, vae=None):
+    def spy(model, val, steps=25, vae=None, other_tasks=False):
         seen.update(in_channels=model.config.in_channels, input_size=model.config.input_size, vae=vae)
-        return real_score(model, val, steps, vae)
+        return real_score(model, val, steps, vae, other_tasks)
 
     monkeypatch.setattr(recipe, "score", spy)
     val = recipe.validation_clips(1)
@@ -370,6 +416,11 @@ def test_paired_comparison_pairs_clips_and_averages_seeds():
     assert rows[0]["seeds"] == [0, 1] and rows[0]["clips"] == 4
     assert rows[0]["difference"] == pytest.approx(1.0) and rows[0]["se"] == pytest.approx(0.0)
     assert [r["arm"] for r in select(results, num_val=1)] == ["x0-uniform"]
+    for r in results:  # another task's per-clip errors pair the same way
+        r["final"]["backward"] = dict(per_clip_error={s: [e + 1 for e in v] for s, v in r["final"]["per_clip_error"].items()})
+    results[2]["final"]["backward"]["per_clip_error"]["drop"][0] += 4.0
+    rows = paired_comparison(select(results, num_val=2), task="backward")
+    assert rows[0]["task"] == "backward" and rows[0]["difference"] == pytest.approx(1.0 + 4.0 / 2 / 4)
 
 
 def test_recipe_verdict_compares_the_best_diffusion_arm_with_the_regressor_and_names_blind_arms():

@@ -209,6 +209,9 @@ def _add_scaling_args(parser):
 def _add_recipe_args(parser):
     parser.add_argument("--arms", nargs="+", default=None, help="arms to run, in order (default: all, see recipe.ARMS)")
     parser.add_argument("--budget-s", type=_positive_float, default=1200.0, help="process CPU seconds per arm (default 1200)")
+    parser.add_argument("--stage", choices=("screen", "final"), default="screen",
+                        help="which section the results make: the screen of every arm (recipe.json) or the final "
+                             "comparison of the close ones with several seeds and more clips (recipe_final.json)")
     _add_study_args(parser, "arms", "outputs/bench/recipe")
 
 

@@ -98,14 +98,19 @@ def _to_frames(x, vae=None) -> np.ndarray:
 
 
 @torch.no_grad()
-def sampled_error(model, clips, steps: int = STUDY_STEPS, seed: int = 0, vae=None) -> tuple[np.ndarray, float]:
-    """(position error px of each clip's sampled future (B,), lost fraction) for `clips`."""
+def sampled_error(model, clips, steps: int = STUDY_STEPS, seed: int = 0, vae=None,
+                  task: str = "predict") -> tuple[np.ndarray, float]:
+    """(position error px of each clip's sampled frames (B,), lost fraction) for `clips` and a whole-frame task:
+    predict (8 given, 8 generated after them), backward (the last 8 given) or interpolate (4 given at each end)."""
     video = _to_model_space(clips, vae)
-    mask = _predict_mask(model, len(video))
+    cfg = model.cfg
+    mask = make_mask(task, len(video), cfg.num_frames, cfg.height, cfg.width, num_given=NUM_GIVEN,
+                     patch_size=cfg.patch_size)  # (B, F, 1, H, W)
+    generated = mask[0].flatten(1).amax(1).bool().numpy()  # (F,) the frames the model generates
     scheduler = make_scheduler(STUDY_SAMPLER, prediction_type=model.config.prediction_type)
     generator = torch.Generator().manual_seed(seed)
-    future = _to_frames(sample(model, video, mask, scheduler, steps, generator=generator), vae)[:, NUM_GIVEN:]
-    errors, lost = position_errors(future, clips.positions[:, NUM_GIVEN:], clips.present)  # (B, F) each
+    frames = _to_frames(sample(model, video, mask, scheduler, steps, generator=generator), vae)[:, generated]
+    errors, lost = position_errors(frames, clips.positions[:, generated], clips.present)  # (B, F') each
     return errors.mean(-1), float(lost.mean())
 
 
@@ -130,8 +135,12 @@ def one_shot_error(model, clips, timestep: int, swap_context: bool = False, seed
     return float(errors.mean())
 
 
-def score(model, val: dict, steps: int = STUDY_STEPS, vae=None) -> dict:
-    """All of an arm's validation numbers for one model (on a tokenizer's latents when `vae` is given)."""
+OTHER_TASKS = ("backward", "interpolate")  # scored at the end of an arm's budget: the model must do them too
+
+
+def score(model, val: dict, steps: int = STUDY_STEPS, vae=None, other_tasks: bool = False) -> dict:
+    """All of an arm's validation numbers for one model (on a tokenizer's latents when `vae` is given);
+    other_tasks=True adds the sampled error of backward prediction and interpolation (OTHER_TASKS)."""
     model = model.float().eval()
     T = NUM_TRAIN_TIMESTEPS
     result = {"position_error": {}, "lost": {}, "per_clip_error": {}}
@@ -145,6 +154,11 @@ def score(model, val: dict, steps: int = STUDY_STEPS, vae=None) -> dict:
     swapped = float(np.mean([one_shot_error(model, c, T - 1, swap_context=True, vae=vae) for c in joined]))
     result["context_sensitivity"] = swapped - result["x0_error_T"]
     result["mean_position_error"] = float(np.mean(list(result["position_error"].values())))
+    for task in OTHER_TASKS if other_tasks else ():
+        errors = {s: sampled_error(model, clips, steps, vae=vae, task=task) for s, clips in val.items()}
+        result[task] = {"mean_position_error": float(np.mean([e.mean() for e, _ in errors.values()])),
+                        "lost": float(np.mean([lost for _, lost in errors.values()])),
+                        "per_clip_error": {s: [round(float(x), 4) for x in e] for s, (e, _) in errors.items()}}
     return result
 
 
@@ -184,7 +198,7 @@ def run_arm(name: str, seed: int, budget_s: float, val: dict, out_dir: Path, num
             return
         pause_cpu, pause_wall = time.process_time(), time.perf_counter()
         point = {"cpu_s": round(used, 1), "wall_s": round(time.perf_counter() - wall0 - paused["wall"], 1),
-                 "step": step, **score(ema_model, val, steps, vae)}
+                 "step": step, **score(ema_model, val, steps, vae, other_tasks=len(curve) == num_marks - 1)}
         curve.append(point)
         print(f"  {name} seed {seed}: {used:.0f} CPU-s, step {step}, sampled {point['mean_position_error']:.2f} px, "
               f"x̂0@T {point['x0_error_T']:.2f} px, swap +{point['context_sensitivity']:.2f} px", flush=True)
@@ -241,22 +255,31 @@ def select(results: list[dict], num_val: int, budget_s: float | None = None, bud
             and (budget_s is None or r["budget_cpu_s"] == budget_s)]
 
 
-def paired_comparison(results: list[dict], reference: str = "x0-high_noise") -> list[dict]:
-    """Each arm's final sampled error minus the reference arm's, paired clip by clip on the same validation clips
-    (each clip's error averaged over the seeds both arms ran): the paired standard error says whether a gap is
-    larger than clip-to-clip noise. Arms without per-clip errors (older results) are left out."""
-    def per_clip(arm) -> dict:  # seed -> (clips,) over all scenarios
-        return {r["seed"]: np.concatenate([r["final"]["per_clip_error"][s] for s in sorted(r["final"]["per_clip_error"])])
-                for r in results if r["arm"] == arm and r["final"] and "per_clip_error" in r["final"]}
+def _per_clip(results: list[dict], arm: str, task: str = "predict") -> dict:
+    """seed -> (clips,) an arm's final sampled error of `task` on every validation clip, scenarios in name order."""
+    out = {}
+    for r in results:
+        final = r["final"] if r["arm"] == arm else None
+        per_clip = (final or {}).get("per_clip_error") if task == "predict" else (final or {}).get(task, {}).get(
+            "per_clip_error")
+        if per_clip:
+            out[r["seed"]] = np.concatenate([per_clip[s] for s in sorted(per_clip)])
+    return out
 
-    ref, rows = per_clip(reference), []
+
+def paired_comparison(results: list[dict], reference: str = "x0-high_noise", task: str = "predict") -> list[dict]:
+    """Each arm's final sampled error of `task` minus the reference arm's, paired clip by clip on the same
+    validation clips (each clip's error averaged over the seeds both arms ran): the paired standard error says
+    whether a gap is larger than clip-to-clip noise. Arms without per-clip errors (older results) are left out."""
+    ref, rows = _per_clip(results, reference, task), []
     for name in dict.fromkeys(r["arm"] for r in results):
-        runs = per_clip(name)
+        runs = _per_clip(results, name, task)
         seeds = sorted(set(runs) & set(ref))
         if name == reference or not seeds:
             continue
         d = np.mean([runs[s] for s in seeds], axis=0) - np.mean([ref[s] for s in seeds], axis=0)
-        rows.append(dict(arm=name, reference=reference, seeds=seeds, clips=len(d), difference=float(d.mean()),
+        rows.append(dict(arm=name, reference=reference, task=task, seeds=seeds, clips=len(d),
+                         difference=float(d.mean()),
                          se=float(d.std(ddof=1) / np.sqrt(len(d))) if len(d) > 1 else float("nan")))
     return rows
 
@@ -278,7 +301,9 @@ def summarize(results: list[dict], table: dict | None = None) -> dict:
                          mean_position_error=mean("mean_position_error"),
                          lost=float(np.mean([np.mean(list(f["lost"].values())) for f in final])),
                          x0_error_T=mean("x0_error_T"), x0_error_half=mean("x0_error_half"),
-                         context_sensitivity=mean("context_sensitivity")))
+                         context_sensitivity=mean("context_sensitivity"),
+                         other_tasks={task: float(np.mean([f[task]["mean_position_error"] for f in final]))
+                                      for task in OTHER_TASKS if all(task in f for f in final)}))
         curves[name] = [dict(cpu_s=p["cpu_s"], wall_s=p["wall_s"], step=p["step"], sampled=p["mean_position_error"],
                              lost=float(np.mean(list(p["lost"].values()))), one_shot=p["x0_error_T"],
                              swap=p["context_sensitivity"]) for p in runs[0]["curve"]]
@@ -332,11 +357,14 @@ def main(args) -> dict:
                         num_train_clips=40 if args.quick else None, model_overrides=QUICK_MODEL if args.quick else None)
     results = [r for r in select(results, num_val, budget) if r["arm"] in arms]
     summary = summarize(results)
-    summary["paired"] = paired_comparison(results)
-    section = dict(section="recipe", quick=args.quick, num_val_per_scenario=num_val, base=BASE, arms=ARMS,
+    summary["paired"] = [row for task in ("predict",) + OTHER_TASKS for row in paired_comparison(results, task=task)]
+    # the screen (one seed, few clips, every arm) and the final comparison (the close arms, several seeds, more
+    # clips) are two sections of BENCHMARKS.md
+    name = "recipe" if args.stage == "screen" else "recipe_final"
+    section = dict(section=name, quick=args.quick, num_val_per_scenario=num_val, base=BASE, arms=ARMS,
                    **summary, **stamp())
-    section["plot"] = str(plot_curves(summary, Path(args.out) / "recipe_curves.png").resolve())
+    section["plot"] = str(plot_curves(summary, Path(args.out) / f"{name}_curves.png").resolve())
     print(format_summary(summary))
-    print(f"wrote {write_json(section, Path(args.out) / 'recipe.json')}")
-    print(f"wrote {write_benchmarks_md({**load_sections(args.out), 'recipe': section}, args.md)}")
+    print(f"wrote {write_json(section, Path(args.out) / f'{name}.json')}")
+    print(f"wrote {write_benchmarks_md({**load_sections(args.out), name: section}, args.md)}")
     return section

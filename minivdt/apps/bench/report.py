@@ -51,6 +51,56 @@ def recipe_verdict(rows: list[dict], ignores_context_px: float = 0.1) -> list[st
     return lines
 
 
+def recipe_markdown(r: dict, path) -> list[str]:
+    """The recipe screen (every arm, one seed) or the final comparison (the close arms, several seeds, more clips)."""
+    final = r["section"] == "recipe_final"
+    title = ("Recipe study, final comparison (the arms the screen left close)" if final
+             else "Recipe study (which training recipe learns physics on a CPU budget)")
+    lines = [f"## {title}", ""] + _md_stamp(r)
+    lines += [f"Every arm changes one thing of the base recipe {r['base']} and trains the cpu-tiny VDT for the "
+              f"same process CPU seconds on the same clips and seed. Scored on {r['num_val_per_scenario']} "
+              "validation clips per scenario (drop, projectile, roll, collide): position error of sampled "
+              "futures, balls lost, one-shot x̂₀ error at t = T-1 and T/2, and how much the x̂₀ error at "
+              "t = T-1 rises when the given frames are another clip's (0 = the context is ignored). Arms ran in "
+              "different sessions, and this machine's host has changed between sessions (EPYCs with and without "
+              "AVX-512 have been seen), so a CPU second is not always the same work: the steps column says how "
+              "many updates each arm got.", ""]
+    rows = [[a["arm"], len(a["seeds"]), f"{a['budget_cpu_s']:.0f}", a["steps"], f"{a['mean_position_error']:.2f}",
+             " / ".join(f"{v:.2f}" for v in a["position_error"].values()), f"{a['lost']:.2f}",
+             f"{a['x0_error_T']:.2f}", f"{a['x0_error_half']:.2f}", f"{a['context_sensitivity']:+.2f}"]
+            for a in r["rows"]]
+    lines += _md_table(["arm", "seeds", "CPU s", "steps", "sampled px", "drop / proj / roll / collide", "lost",
+                        "x̂₀@T px", "x̂₀@T/2 px", "swap px"], rows) + [""]
+    lines += recipe_verdict(r["rows"])
+    tasks = sorted({task for a in r["rows"] for task in a.get("other_tasks", {})})
+    if tasks:
+        lines += ["", "The other whole-frame tasks at the end of the budget (sampled position error px of the "
+                  "generated frames; backward: the last 8 frames given, interpolate: 4 at each end):", ""]
+        lines += _md_table(["arm", "predict px"] + [f"{t} px" for t in tasks],
+                           [[a["arm"], f"{a['mean_position_error']:.2f}"]
+                            + [f"{a['other_tasks'][t]:.2f}" if t in a.get("other_tasks", {}) else "not measured"
+                               for t in tasks] for a in r["rows"]]) + [""]
+    if r.get("paired"):
+        lines += ["", f"Paired against {r['paired'][0]['reference']} on the same validation clips (each clip's "
+                  "sampled error averaged over the seeds both ran; negative = the arm is better; SE = paired "
+                  "standard error over clips):", ""]
+        lines += _md_table(["arm", "task", "seeds", "clips", "Δ sampled px", "paired SE", "|Δ| / SE"],
+                           [[p["arm"], p.get("task", "predict"), " ".join(map(str, p["seeds"])), p["clips"],
+                             f"{p['difference']:+.2f}", f"{p['se']:.2f}",
+                             f"{abs(p['difference']) / p['se']:.1f}" if p["se"] > 0 else "n/a"]
+                            for p in r["paired"]]) + [""]
+    missing = [a for a in r.get("arms", {}) if a not in {row["arm"] for row in r["rows"]}]
+    if missing and not final:
+        seeds = sorted({len(row["seeds"]) for row in r["rows"]})
+        lines.append(f"- Not run yet: {', '.join(missing)}. The arms above ran with {' or '.join(map(str, seeds))} "
+                     f"seed(s) on {r['num_val_per_scenario']} validation clips per scenario: a screen, not a "
+                     "final comparison with standard errors.")
+    lines += [""]
+    if r.get("plot"):
+        lines += [f"![recipe curves]({os.path.relpath(r['plot'], Path(path).resolve().parent)})", ""]
+    return lines
+
+
 LOST_TARGET, BALL_COUNT_TARGET = 0.03, 0.10  # the issue's targets: lost balls < 3 %, balls per frame within ±10 %
 
 
@@ -140,41 +190,9 @@ def write_benchmarks_md(results: dict, path="BENCHMARKS.md") -> Path:
             lines += [f"![learning curves]({os.path.relpath(q['plot'], Path(path).resolve().parent)})", ""]
     if results.get("target_curve"):
         lines += target_curve_markdown(results["target_curve"])
-    r = results.get("recipe")
-    if r:
-        lines += ["## Recipe study (which training recipe learns physics on a CPU budget)", ""] + _md_stamp(r)
-        lines += [f"Every arm changes one thing of the base recipe {r['base']} and trains the cpu-tiny VDT for the "
-                  f"same process CPU seconds on the same clips and seed. Scored on {r['num_val_per_scenario']} "
-                  "validation clips per scenario (drop, projectile, roll, collide): position error of sampled "
-                  "futures, balls lost, one-shot x̂₀ error at t = T-1 and T/2, and how much the x̂₀ error at "
-                  "t = T-1 rises when the given frames are another clip's (0 = the context is ignored). Arms ran in "
-                  "different sessions, and this machine's host has changed between sessions (EPYCs with and without "
-                  "AVX-512 have been seen), so a CPU second is not always the same work: the steps column says how "
-                  "many updates each arm got.", ""]
-        rows = [[a["arm"], len(a["seeds"]), f"{a['budget_cpu_s']:.0f}", a["steps"], f"{a['mean_position_error']:.2f}",
-                 " / ".join(f"{v:.2f}" for v in a["position_error"].values()), f"{a['lost']:.2f}",
-                 f"{a['x0_error_T']:.2f}", f"{a['x0_error_half']:.2f}", f"{a['context_sensitivity']:+.2f}"]
-                for a in r["rows"]]
-        lines += _md_table(["arm", "seeds", "CPU s", "steps", "sampled px", "drop / proj / roll / collide", "lost",
-                            "x̂₀@T px", "x̂₀@T/2 px", "swap px"], rows) + [""]
-        lines += recipe_verdict(r["rows"])
-        if r.get("paired"):
-            lines += ["", f"Paired against {r['paired'][0]['reference']} on the same validation clips (each clip's "
-                      "sampled error averaged over the seeds both ran; negative = the arm is better; SE = paired "
-                      "standard error over clips):", ""]
-            lines += _md_table(["arm", "seeds", "clips", "Δ sampled px", "paired SE", "|Δ| / SE"],
-                               [[p["arm"], " ".join(map(str, p["seeds"])), p["clips"], f"{p['difference']:+.2f}",
-                                 f"{p['se']:.2f}", f"{abs(p['difference']) / p['se']:.1f}" if p["se"] > 0 else "n/a"]
-                                for p in r["paired"]]) + [""]
-        missing = [a for a in r.get("arms", {}) if a not in {row["arm"] for row in r["rows"]}]
-        if missing:
-            seeds = sorted({len(row["seeds"]) for row in r["rows"]})
-            lines.append(f"- Not run yet: {', '.join(missing)}. The arms above ran with {' or '.join(map(str, seeds))} "
-                         f"seed(s) on {r['num_val_per_scenario']} validation clips per scenario: a screen, not a "
-                         "final comparison with standard errors.")
-        lines += [""]
-        if r.get("plot"):
-            lines += [f"![recipe curves]({os.path.relpath(r['plot'], Path(path).resolve().parent)})", ""]
+    for name in ("recipe", "recipe_final"):
+        if results.get(name):
+            lines += recipe_markdown(results[name], path)
     for name, title in (("conditioning", "Conditioning race (lesson 6)"), ("scaling", "Quality against compute (lesson 8)")):
         if results.get(name):
             from importlib import import_module
@@ -306,7 +324,7 @@ def laptop_gpu_markdown(g: dict) -> list[str]:
 def load_sections(out_dir) -> dict:
     """Previously written sections (so `bench speed` keeps the quality section of BENCHMARKS.md, and back)."""
     sections = {}
-    for name in ("quality", "recipe", "conditioning", "scaling", "laptop_gpu", "sampler", "speed"):
+    for name in ("quality", "recipe", "recipe_final", "conditioning", "scaling", "laptop_gpu", "sampler", "speed"):
         path = Path(out_dir) / f"{name}.json"
         if path.is_file():
             sections[name] = json.loads(path.read_text())
