@@ -5,8 +5,9 @@ metrics of `minivdt bench quality`, on validation clips (the test clips stay for
 
 Per snapshot: lost balls, contact accuracy and position error of forward prediction in every scenario (the
 sampler and step count of the bundled model's card), and the balls per frame of unconditional samples against
-real clips (the library's default sampler, as `bench quality` uses). Snapshots already in the file are skipped,
-so an interrupted run continues; BENCHMARKS.md shows the file as the "where the targets stall" table.
+real clips (the library's default sampler DDPM-25 for every snapshot, so the snapshots compare alike; `bench
+quality` uses the card's choice for unconditional generation, see `bench sampler`). Snapshots already in the file
+are skipped, so an interrupted run continues; BENCHMARKS.md shows the file as the "where the targets stall" table.
 """
 
 import argparse

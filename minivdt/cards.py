@@ -25,12 +25,17 @@ def read_card(folder: str | os.PathLike) -> dict:
     return read_json_object(path) if path.is_file() else {}
 
 
-def sampling_of(folder: str | os.PathLike) -> tuple[str, int]:
-    """(sampler, steps) to predict with this model: the choice `minivdt bench sampler --write-card` measured on
-    validation clips and stored in its card, else the library's DEFAULT_SAMPLER and DEFAULT_STEPS."""
+def sampling_of(folder: str | os.PathLike, task: str = "predict") -> tuple[str, int]:
+    """(sampler, steps) to sample this model with: the choice `minivdt bench sampler --write-card` measured and
+    stored in its card (forward prediction on validation clips; task="unconditional": the one whose samples hold
+    as many balls as real clips), else the library's DEFAULT_SAMPLER and DEFAULT_STEPS."""
     from .diffusion import DEFAULT_SAMPLER, DEFAULT_STEPS, SCHEDULERS
 
+    if task not in ("predict", "unconditional"):
+        raise ValueError(f"task must be 'predict' or 'unconditional', got {task!r}")
     choice = read_card(model_folder(folder)).get("sampling") or {}
+    if task == "unconditional":
+        choice = choice.get("unconditional") or {}
     sampler, steps = choice.get("sampler", DEFAULT_SAMPLER), choice.get("steps", DEFAULT_STEPS)
     if sampler not in SCHEDULERS or not isinstance(steps, int) or not 1 <= steps <= 1000:
         raise CheckpointError(f"{Path(folder) / CARD_FILE} has an invalid sampling choice {choice!r}")
@@ -38,7 +43,8 @@ def sampling_of(folder: str | os.PathLike) -> tuple[str, int]:
 
 
 def write_card_sampling(folder: str | os.PathLike, sampling: dict) -> Path:
-    """Record the measured sampling choice {"sampler", "steps", ...} in a model folder's card."""
+    """Record the measured sampling choice {"sampler", "steps", ..., "unconditional": {"sampler", "steps"}} in a
+    model folder's card."""
     folder = model_folder(folder)
     card = {**read_card(folder), "sampling": sampling}
     write_atomic(folder / CARD_FILE, (json.dumps(card, indent=1, default=str) + "\n").encode())

@@ -3,6 +3,7 @@ naive reference equal to the library model. No timings are asserted (the machine
 
 import json
 import math
+import sys
 
 import numpy as np
 import pytest
@@ -79,7 +80,7 @@ def test_cli_quick_speed_and_quality(tmp_path, tiny_checkpoint):
     physics = quality["physics"]
     assert set(physics["best_of_k"]) == {"drop", "roll"} and list(physics["best_of_k"]["drop"]) == ["1", "2"]
     assert physics["best_of_k"]["drop"]["2"] <= physics["best_of_k"]["drop"]["1"]  # more samples never hurt
-    assert set(physics["unconditional_ball_counts"]) == {"model", "real", "ratio", "scenarios"}
+    assert set(physics["unconditional_ball_counts"]) == {"model", "real", "ratio", "scenarios", "sampler", "steps"}
     assert len(physics["generalisation"]) == 2  # unseen seeds, changed world
     assert "unconditional samples: balls per frame within ±10 % of real clips" in quality["targets"]
     for name in ("uniform noise", "blank (no balls)"):  # reference rows: where "no information" scores
@@ -376,14 +377,22 @@ def test_sampler_choice_is_measured_on_val_and_becomes_the_models_default(tmp_pa
     for f in tiny_checkpoint.iterdir():
         (folder / f.name).write_bytes(f.read_bytes())
     assert sampling_of(folder) == (DEFAULT_SAMPLER, DEFAULT_STEPS)  # no choice recorded yet
+    assert sampling_of(folder, "unconditional") == (DEFAULT_SAMPLER, DEFAULT_STEPS)
+    with pytest.raises(ValueError, match="task must be"):
+        sampling_of(folder, "backward")
     argv = ["bench", "sampler", "--checkpoint", str(folder), "--candidates", "ddim:1", "ddpm:2", "--num-val", "1",
             "--write-card", "--out", str(tmp_path / "bench"), "--md", str(tmp_path / "B.md")]
     assert cli.main(argv) == 0
     result = json.loads((tmp_path / "bench" / "sampler.json").read_text())
     assert [(r["sampler"], r["steps"]) for r in result["rows"]] == [("ddim", 1), ("ddpm", 2)]
     best = min(result["rows"], key=lambda r: (round(r["mean_position_error"], 2), r["steps"]))
-    assert result["choice"] == {"sampler": best["sampler"], "steps": best["steps"]}
+    # unconditional generation: the candidate whose samples hold as many balls per frame as real clips
+    fullest = min(result["rows"], key=lambda r: (round(abs(r["unconditional"]["ratio"] - 1), 2), r["steps"]))
+    assert all(r["unconditional"]["seeds"] == [1, 2] for r in result["rows"])  # not bench quality's seed 0
+    assert result["choice"] == {"sampler": best["sampler"], "steps": best["steps"],
+                                "unconditional": {"sampler": fullest["sampler"], "steps": fullest["steps"]}}
     assert sampling_of(folder) == (best["sampler"], best["steps"])
+    assert sampling_of(folder, "unconditional") == (fullest["sampler"], fullest["steps"])
     assert json.loads((folder / "training.json").read_text())["train_seconds"] == 1.0  # the rest of the card kept
     assert "## Sampler" in (tmp_path / "B.md").read_text()
     with pytest.raises(ValueError, match="NAME:STEPS"):
@@ -504,3 +513,13 @@ def test_target_curve_section_tabulates_snapshots_and_extrapolates_only_falling_
     assert "Lost balls on mixed: 0.040 at step 6000" in text and "after about 1,000 more steps" in text
     assert "Lost balls on drop" not in text  # target met
     assert "Unconditional balls per frame: 50% of real clips" in text and "not rising toward the target" in text
+
+
+@pytest.mark.parametrize("argv0, expected", [("/venv/bin/minivdt", "minivdt bench speed"),
+                                             ("/work/minivdt/apps/cli.py", "minivdt bench speed"),
+                                             ("assets/other.py", "assets/other.py bench speed")])
+def test_stamp_records_the_command_as_a_user_would_type_it(monkeypatch, argv0, expected):
+    """`python -m minivdt.apps.cli` is the `minivdt` command; any other script is recorded with its path."""
+    monkeypatch.setattr(sys, "argv", [argv0, "bench", "speed"])
+    assert common.stamp()["command"].endswith(expected)
+    assert common.stamp()["command"].startswith("minivdt") == expected.startswith("minivdt")

@@ -53,3 +53,14 @@ def test_task_mix_row_lists_each_phase_with_its_first_step():
               {"from_step": 22000, "task_weights": {"predict": 0.4, "unconditional": 0.25}}]
     assert _task_mixes({"task_weights": phases}, train) == (
         "predict 0.5, unconditional 0.05 (from step 0); then predict 0.4, unconditional 0.25 (from step 22000)")
+
+
+def test_sampling_line_names_both_measured_choices():
+    """The card says how the model predicts (the lowest val error) and how it generates from nothing."""
+    rows = [dict(sampler="ddim", steps=1, mean_position_error=1.3), dict(sampler="dpm", steps=25, mean_position_error=1.5)]
+    sampling = dict(sampler="ddim", steps=1, unconditional=dict(sampler="dpm", steps=25))
+    line = card.sampling_line({"sampling": sampling}, dict(rows=rows, num_val_per_scenario=32))
+    assert line.startswith("DDIM, 1 step, the lowest mean position error on 32 validation clips")
+    assert "DPM-25 1.50" in line and line.endswith("from nothing (unconditional): DPM, 25 steps, whose samples hold "
+                                                   "the number of balls per frame closest to real clips")
+    assert "unconditional" not in card.sampling_line({"sampling": dict(sampler="ddim", steps=1)}, None)

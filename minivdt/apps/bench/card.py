@@ -57,6 +57,11 @@ def sampling_line(card: dict, sampler_result: dict | None) -> str:
                          for r in sampler_result["rows"])
         line += (f", the lowest mean position error on {sampler_result['num_val_per_scenario']} validation clips per "
                  f"scenario (px: {rows}; `minivdt bench sampler`)")
+    uncond = choice.get("unconditional")
+    if uncond:
+        u_steps = uncond["steps"]
+        line += (f"; from nothing (unconditional): {uncond['sampler'].upper()}, {u_steps} step{'s' if u_steps > 1 else ''},"
+                 " whose samples hold the number of balls per frame closest to real clips")
     return line
 
 

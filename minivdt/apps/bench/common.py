@@ -40,8 +40,14 @@ def machine_info() -> dict:
 
 def stamp() -> dict:
     return dict(machine=machine_info(), date=datetime.datetime.now().isoformat(timespec="seconds"),
-                command=shlex.join(["minivdt", *sys.argv[1:]]) if Path(sys.argv[0]).name == "minivdt"
+                command=shlex.join(["minivdt", *sys.argv[1:]]) if _is_minivdt(sys.argv[0])
                 else shlex.join([Path(sys.executable).name, *sys.argv]))
+
+
+def _is_minivdt(program: str) -> bool:
+    """The `minivdt` entry point, or `python -m minivdt.apps.cli` (the same command)."""
+    path = Path(program)
+    return path.name == "minivdt" or path.parts[-3:] == ("minivdt", "apps", "cli.py")
 
 
 def write_json(data, path) -> Path:

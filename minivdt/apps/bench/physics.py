@@ -97,8 +97,10 @@ def physics_markdown(physics: dict) -> list[str]:
     lines += [f"| {s} | " + " | ".join(f"{v[k]:.2f}" for k in ks) + " |" for s, v in physics["best_of_k"].items()]
     counts = physics["unconditional_ball_counts"]
     mix = ", ".join(counts.get("scenarios", ["mixed"]))  # files written before the fix compared with mixed only
-    lines += ["", f"Unconditional samples: the tracker finds {counts['model']:.2f} balls per frame, real clips have "
-                  f"{counts['real']:.2f} (ratio {counts['ratio']:.2f}; real clips: {mix}, equal shares as in "
+    # files written before the card had an unconditional choice sampled with the then default, DDPM with 25 steps
+    how = f" ({counts.get('sampler', 'ddpm').upper()}, {counts.get('steps', 25)} steps)"
+    lines += ["", f"Unconditional samples{how}: the tracker finds {counts['model']:.2f} balls per frame, real clips "
+                  f"have {counts['real']:.2f} (ratio {counts['ratio']:.2f}; real clips: {mix}, equal shares as in "
                   "training).", "",
               "### Does the model read its context? (one-shot x̂₀ at t = T-1, position error px)", "",
               "| scenario | own given frames | another clip's | rise |", "|---|---|---|---|"]

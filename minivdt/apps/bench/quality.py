@@ -13,7 +13,6 @@ from ...baselines import BASELINES, REFERENCES, baseline_table, cnn_predictor, v
 from ...cards import CARD_FILE, read_card, sampling_of
 from ...course import default_checkpoint
 from ...data import clip_config, split_seeds
-from ...diffusion import DEFAULT_SAMPLER, DEFAULT_STEPS
 from ...metrics import evaluate, format_table, to_jsonable
 from ...training import TrainConfig, load_model, load_training_videos, make_train_config, pick_device
 from ...world import SCENARIOS, make_clips
@@ -124,6 +123,7 @@ def bench_quality(checkpoint=None, budget_s=None, num_clips=64, scenarios=SCENAR
     card = read_card(checkpoint)
     card_sampler, card_steps = sampling_of(checkpoint)
     sampler, steps = sampler or card_sampler, steps or card_steps
+    uncond_sampler, uncond_steps = sampling_of(checkpoint, "unconditional")
     budget_source = "argument"
     if budget_s is None and "train_seconds" in card:
         budget_s, budget_source = float(card["train_seconds"]), f"{checkpoint / CARD_FILE}"
@@ -168,10 +168,11 @@ def bench_quality(checkpoint=None, budget_s=None, num_clips=64, scenarios=SCENAR
         ks = (1, 2) if quick else (1, 4, 8)
         physics = dict(
             best_of_k={s: best_of_k(model, c, ks, num_given, steps, seed, sampler) for s, c in test_clips.items()},
-            # generation from nothing: the library's default sampler, whatever suits forward prediction best
-            unconditional_ball_counts=unconditional_ball_counts(
-                model, 2 if quick else 32, 2 if quick else DEFAULT_STEPS, seed, config, DEFAULT_SAMPLER,
+            # generation from nothing: the card's choice for it (bench sampler), else the library's default
+            unconditional_ball_counts=dict(unconditional_ball_counts(
+                model, 2 if quick else 32, 2 if quick else uncond_steps, seed, config, uncond_sampler,
                 scenarios=tuple(card.get("train_config", {}).get("scenarios", SCENARIOS))),
+                sampler=uncond_sampler, steps=2 if quick else uncond_steps),
             context_sensitivity=context_sensitivity(model, test_clips),
             generalisation=generalisation(model, num_clips, scenarios=tuple(s for s in scenarios if s != "mixed"),
                                           steps=steps, seed=seed, num_given=num_given, sampler=sampler))

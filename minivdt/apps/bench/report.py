@@ -7,6 +7,7 @@ import json
 import os
 from pathlib import Path
 
+from ...diffusion import DEFAULT_SAMPLER, DEFAULT_STEPS
 from ...model import PRESETS
 from .common import CNN_NAME, VDT_NAME
 
@@ -123,7 +124,9 @@ def target_curve_markdown(rows: list[dict]) -> list[str]:
     lines = ["### Where the unmet targets stall (every snapshot of the bundled run, validation clips)", "",
              f"Made by `python assets/target_curve.py RUN_DIR assets/benchmarks/target_curve.jsonl`: "
              f"{rows[0]['num_val']} validation clips per scenario, forward prediction with {rows[0]['steps']} "
-             f"{rows[0]['sampler'].upper()} step(s); unconditional samples as in the quality table.", ""]
+             f"{rows[0]['sampler'].upper()} step(s); unconditional samples with the library default "
+             f"({DEFAULT_SAMPLER.upper()}, {DEFAULT_STEPS} steps) at every snapshot (the quality table uses the sampler "
+             "the card chose for them).", ""]
     lines += _md_table(["step", "train h"] + [f"lost {s}" for s in scenarios] + ["contact mixed", "mean px",
                                                                              "uncond. balls/frame"],
                        [[r["step"], f"{r['seconds'] / 3600:.1f}"]

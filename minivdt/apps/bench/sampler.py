@@ -5,6 +5,10 @@ A model trained to predict x_0 can be sampled in one step (x̂_0 from pure noise
 DDPM adds fresh noise at every step, DDIM does not. Which is best for forward prediction is an empirical question,
 so every candidate predicts the same val clips of every scenario with the same seed, and the lowest mean position
 error wins (fewer steps on a tie).
+
+Generation from nothing is another question: the one-step x̂_0 that suits forward prediction is a blur of every
+possible scene. Every candidate also draws unconditional samples from noise seeds that `bench quality` does not
+use, and the one whose samples hold the number of balls per frame closest to real clips is recorded for that task.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from ...baselines import vdt_predictor
+from ...cards import read_card
 from ...course import default_checkpoint
 from ...data import clip_config, split_seeds
 from ...diffusion import SCHEDULERS
@@ -22,8 +27,9 @@ from ...metrics import evaluate, to_jsonable
 from ...training import load_model, pick_device
 from ...world import SCENARIOS, make_clips
 from .common import set_threads, stamp, write_json
+from .physics import unconditional_ball_counts
 
-CANDIDATES = ("ddpm:25", "ddpm:50", "ddim:25", "ddim:10", "ddim:5", "ddim:2", "ddim:1", "dpm:10")
+CANDIDATES = ("ddpm:25", "ddpm:50", "ddim:25", "ddim:10", "ddim:5", "ddim:2", "ddim:1", "dpm:10", "dpm:25")
 
 
 def parse_candidate(text: str) -> tuple[str, int]:
@@ -36,31 +42,44 @@ def parse_candidate(text: str) -> tuple[str, int]:
 
 
 def bench_sampler(checkpoint=None, candidates=CANDIDATES, num_val: int = 32, scenarios=SCENARIOS, seed: int = 0,
-                  progress=print) -> dict:
-    """Score every "sampler:steps" candidate on `num_val` val clips per scenario -> results and the choice."""
+                  progress=print, num_unconditional: int = 32) -> dict:
+    """Score every "sampler:steps" candidate on `num_val` val clips per scenario, and on `num_unconditional`
+    unconditional samples from each of noise seeds seed + 1 and seed + 2 -> results and the two choices."""
     parsed = [parse_candidate(c) for c in candidates]
     checkpoint = Path(checkpoint) if checkpoint is not None else default_checkpoint()
     model = load_model(checkpoint, device=pick_device())
     config = clip_config(model)
     num_given = config.num_frames // 2
     val = {s: make_clips(s, split_seeds("val", num_val), config) for s in scenarios}
+    trained_on = tuple(read_card(checkpoint).get("train_config", {}).get("scenarios", SCENARIOS))
     rows = []
     for sampler, steps in parsed:
         start = time.perf_counter()
         predict = vdt_predictor(model, steps=steps, seed=seed, sampler=sampler)
         scores = {s: evaluate(predict, clips, num_given) for s, clips in val.items()}
         seconds = time.perf_counter() - start
+        # the real reference is the mix of training scenarios, as in bench quality
+        counts = [unconditional_ball_counts(model, num_unconditional, steps, seed + k, config, sampler, trained_on)
+                  for k in (1, 2)]
         rows.append(dict(sampler=sampler, steps=steps,
+                         unconditional=dict(model=float(np.mean([c["model"] for c in counts])),
+                                            real=counts[0]["real"],
+                                            ratio=float(np.mean([c["ratio"] for c in counts])),
+                                            seeds=[seed + 1, seed + 2], num_clips=num_unconditional),
                          position_error={s: r["position_error"] for s, r in scores.items()},
                          lost={s: r["lost_fraction"] for s, r in scores.items()},
                          mean_position_error=float(np.mean([r["position_error"] for r in scores.values()])),
                          mean_lost=float(np.mean([r["lost_fraction"] for r in scores.values()])),
                          seconds_per_clip=seconds / (num_val * len(val))))
         progress(f"sampler: {sampler} {steps:>3} steps: {rows[-1]['mean_position_error']:.2f} px, "
-                 f"{rows[-1]['mean_lost']:.1%} lost, {rows[-1]['seconds_per_clip']:.2f} s/clip")
+                 f"{rows[-1]['mean_lost']:.1%} lost, {rows[-1]['seconds_per_clip']:.2f} s/clip, unconditional "
+                 f"{rows[-1]['unconditional']['model']:.2f} balls/frame (real {rows[-1]['unconditional']['real']:.2f})")
     best = min(rows, key=lambda r: (round(r["mean_position_error"], 2), r["steps"]))
+    fullest = min(rows, key=lambda r: (round(abs(r["unconditional"]["ratio"] - 1), 2), r["steps"]))
     return to_jsonable(dict(section="sampler", checkpoint=str(checkpoint), num_val_per_scenario=num_val, seed=seed,
-                            rows=rows, choice=dict(sampler=best["sampler"], steps=best["steps"]), **stamp()))
+                            rows=rows, choice=dict(sampler=best["sampler"], steps=best["steps"],
+                                                   unconditional=dict(sampler=fullest["sampler"],
+                                                                      steps=fullest["steps"])), **stamp()))
 
 
 def format_sampler(result: dict) -> str:
@@ -72,22 +91,36 @@ def format_sampler(result: dict) -> str:
                      f"{r['seconds_per_clip']:>8.2f}  " + "".join(f"{r['position_error'][s]:>11.2f}" for s in scenarios))
     choice = result["choice"]
     lines.append(f"choice: {choice['sampler']} with {choice['steps']} steps (lowest mean position error on val)")
+    if "unconditional" in choice:
+        u = choice["unconditional"]
+        lines.append(f"unconditional: {u['sampler']} with {u['steps']} steps (balls per frame closest to real clips)")
     return "\n".join(lines)
 
 
 def sampler_markdown(result: dict) -> list[str]:
     """BENCHMARKS.md lines for the sampler section."""
     scenarios = list(result["rows"][0]["position_error"])
+    unconditional = all("unconditional" in r for r in result["rows"])  # files written before it was measured
+    u = result["rows"][0].get("unconditional", {})
     lines = [f"Checkpoint `{result['checkpoint']}`, {result['num_val_per_scenario']} validation clips per scenario, "
-             f"seed {result['seed']}; the lowest mean position error wins.", "",
-             "| sampler | steps | mean px | lost | s/clip | " + " | ".join(scenarios) + " |",
-             "|" + "---|" * (5 + len(scenarios))]
+             f"seed {result['seed']}; the lowest mean position error wins."
+             + (f" Unconditional: balls per frame found in {u.get('num_clips')} samples from each of noise seeds "
+                f"{' and '.join(map(str, u.get('seeds', [])))} (not the seed bench quality reports), against "
+                f"{u.get('real', float('nan')):.2f} in real clips; the closest ratio wins." if unconditional else ""),
+             "", "| sampler | steps | mean px | lost | s/clip | " + " | ".join(scenarios)
+             + (" | unconditional balls/frame (ratio) |" if unconditional else " |"),
+             "|" + "---|" * (5 + len(scenarios) + unconditional)]
     for r in result["rows"]:
         lines.append(f"| {r['sampler']} | {r['steps']} | {r['mean_position_error']:.2f} | {r['mean_lost']:.1%} | "
                      f"{r['seconds_per_clip']:.2f} | " + " | ".join(f"{r['position_error'][s]:.2f}" for s in scenarios)
-                     + " |")
+                     + (f" | {r['unconditional']['model']:.2f} ({r['unconditional']['ratio']:.2f})" if unconditional
+                        else "") + " |")
     choice = result["choice"]
-    return lines + ["", f"Chosen: **{choice['sampler']}, {choice['steps']} steps**.", ""]
+    lines += ["", f"Chosen for forward prediction: **{choice['sampler']}, {choice['steps']} steps**."]
+    if "unconditional" in choice:
+        lines += [f"Chosen for unconditional generation: **{choice['unconditional']['sampler']}, "
+                  f"{choice['unconditional']['steps']} steps**."]
+    return lines + [""]
 
 
 def main(args) -> dict:
@@ -97,7 +130,7 @@ def main(args) -> dict:
     set_threads(args)
     candidates = args.candidates or (("ddim:1", "ddpm:2") if args.quick else CANDIDATES)
     result = bench_sampler(args.checkpoint, candidates, num_val=1 if args.quick else args.num_val,
-                           scenarios=("drop",) if args.quick else SCENARIOS)
+                           scenarios=("drop",) if args.quick else SCENARIOS, num_unconditional=2 if args.quick else 32)
     result["quick"] = args.quick
     print(format_sampler(result))
     if args.write_card:
