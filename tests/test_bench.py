@@ -435,14 +435,19 @@ def test_paired_comparison_pairs_clips_and_averages_seeds():
 def test_recipe_verdict_compares_the_best_diffusion_arm_with_the_regressor_and_names_blind_arms():
     from minivdt.apps.bench.report import recipe_verdict
 
-    rows = [dict(arm="x0-high_noise", mean_position_error=4.5, x0_error_T=3.0, context_sensitivity=2.0),
-            dict(arm="eps-uniform", mean_position_error=8.0, x0_error_T=8.0, context_sensitivity=0.0),
-            dict(arm="regressor", mean_position_error=6.0, x0_error_T=2.5, context_sensitivity=2.3)]
+    rows = [dict(arm="x0-high_noise", mean_position_error=4.5, x0_error_T=3.0, context_sensitivity=2.0, steps=100),
+            dict(arm="eps-uniform", mean_position_error=8.0, x0_error_T=8.0, context_sensitivity=0.0, steps=110),
+            dict(arm="regressor", mean_position_error=6.0, x0_error_T=2.5, context_sensitivity=2.3, steps=90),
+            dict(arm="x0-high_noise-lr2e-3", mean_position_error=4.0, x0_error_T=3.1, context_sensitivity=2.1,
+                 steps=100)]
     text = "\n".join(recipe_verdict(rows))
-    assert "Lowest sampled error: **x0-high_noise** (4.50 px)" in text
-    assert "reaches 2.50 px one-shot" in text and "3.00 px for x0-high_noise" in text and "1.20x" in text
+    # the questions with two or more of their arms measured, arms in the order of the question
+    assert "  - learning rate: x0-high_noise 4.50 (100), x0-high_noise-lr2e-3 4.00 (100)" in text
+    assert "batch size" not in text and "prediction target" not in text  # one arm each: nothing to compare
+    assert "Lowest sampled error: **x0-high_noise-lr2e-3** (4.00 px)" in text
+    assert "reaches 2.50 px one-shot" in text and "3.00 px for x0-high_noise," in text and "1.20x" in text
     assert "the given frames are not read yet): eps-uniform." in text
-    assert "regressor" not in recipe_verdict(rows[:2])[-1]
+    assert "regressor" not in "\n".join(recipe_verdict(rows[:2]))
 
 
 def test_speed_verdict_picks_the_thread_count_with_most_steps_per_core_and_flags_slow_bf16():

@@ -70,6 +70,23 @@ ARMS = {
 }
 
 
+# The questions the arms answer, each a row of arms that differ in one thing (the base arm is x0-high_noise):
+# BENCHMARKS.md lists each question's arms side by side.
+FACTORS = {
+    "prediction target (uniform t)": ("eps-uniform", "v-uniform", "x0-uniform"),
+    "prediction target (Min-SNR-5)": ("eps-min_snr", "v-min_snr"),
+    "prediction target (high-noise t)": ("v-high_noise", "x0-high_noise"),
+    "timestep sampling (x0)": ("x0-uniform", "x0-high_noise"),
+    "patch size": ("x0-high_noise", "x0-high_noise-p4"),
+    "attention": ("x0-high_noise", "x0-high_noise-joint"),
+    "conditioning": ("x0-high_noise", "x0-high_noise-adaln", "x0-high_noise-cross_attn"),
+    "pixels vs latents": ("x0-high_noise", "x0-high_noise-latent"),
+    "learning rate": ("x0-high_noise-lr5e-4", "x0-high_noise", "x0-high_noise-lr2e-3"),
+    "batch size": ("x0-high_noise-b8", "x0-high_noise", "x0-high_noise-b32"),
+    "task mix": ("x0-high_noise", "x0-high_noise-predict_heavy"),
+}
+
+
 class BudgetReached(Exception):
     """Raised from the training callback once an arm has used its CPU budget."""
 

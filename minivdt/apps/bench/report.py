@@ -45,6 +45,15 @@ def recipe_verdict(rows: list[dict], ignores_context_px: float = 0.1) -> list[st
                      f"against {arm['x0_error_T']:.2f} px for {arm['arm']}, which also learns all seven tasks "
                      f"({arm['x0_error_T'] / reference['x0_error_T']:.2f}x the regressor's error). The regressor's "
                      "sampled and t = T/2 columns are outside what it was trained for.")
+    from .recipe import FACTORS
+
+    by_arm = {a["arm"]: a for a in rows}
+    answered = [(question, [by_arm[arm] for arm in arms if arm in by_arm]) for question, arms in FACTORS.items()]
+    answered = [(question, arms) for question, arms in answered if len(arms) > 1]
+    if answered:
+        lines.append("- One thing changed at a time (sampled px; steps in the budget):")
+        lines += [f"  - {question}: " + ", ".join(f"{a['arm']} {a['mean_position_error']:.2f} ({a['steps']})"
+                                                  for a in arms) for question, arms in answered]
     blind = [a["arm"] for a in rows if a["context_sensitivity"] < ignores_context_px]
     if blind:
         lines.append(f"- Context swap moves x̂₀ by less than {ignores_context_px} px (the given frames are not read yet): "
