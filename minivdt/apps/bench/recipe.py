@@ -7,7 +7,11 @@ budget on held-out validation clips:
   balls lost;
 - the one-shot x̂_0 error at t = T-1 and t = T/2 (how well a single forward pass already predicts the future);
 - context sensitivity: how much the x̂_0 error at t = T-1 rises when the 8 given frames are another clip's.
-  A model that ignores its context scores the same either way.
+  A model that ignores its context scores the same either way;
+- at the end of the budget, the sampled error of backward prediction and interpolation too: every arm trains all
+  seven tasks, and an arm that buys forward prediction with the others (the task-mix arm) must show the price.
+The screen runs every arm with one seed on a few clips; `--stage final` reruns the arms it left close with several
+seeds and more clips, and pairs them clip by clip against the base arm.
 Finished arms are kept as JSON and skipped when the command is run again, so a long study survives interruptions;
 an arm cut off mid-way starts again.
 """
@@ -276,11 +280,11 @@ def _per_clip(results: list[dict], arm: str, task: str = "predict") -> dict:
     """seed -> (clips,) an arm's final sampled error of `task` on every validation clip, scenarios in name order."""
     out = {}
     for r in results:
-        final = r["final"] if r["arm"] == arm else None
-        per_clip = (final or {}).get("per_clip_error") if task == "predict" else (final or {}).get(task, {}).get(
-            "per_clip_error")
-        if per_clip:
-            out[r["seed"]] = np.concatenate([per_clip[s] for s in sorted(per_clip)])
+        if r["arm"] != arm or not r["final"]:
+            continue
+        scores = r["final"] if task == "predict" else r["final"].get(task, {})  # other tasks: a sub-dict
+        if scores.get("per_clip_error"):
+            out[r["seed"]] = np.concatenate([scores["per_clip_error"][s] for s in sorted(scores["per_clip_error"])])
     return out
 
 
