@@ -528,3 +528,19 @@ def test_stamp_records_the_command_as_a_user_would_type_it(monkeypatch, argv0, e
     monkeypatch.setattr(sys, "argv", [argv0, "bench", "speed"])
     assert common.stamp()["command"].endswith(expected)
     assert common.stamp()["command"].startswith("minivdt") == expected.startswith("minivdt")
+
+
+def test_recipe_screen_says_it_is_a_screen_and_where_the_final_comparison_is(tmp_path):
+    from minivdt.apps.bench.report import recipe_markdown
+
+    row = dict(arm="x0-high_noise", seeds=[0], budget_cpu_s=10.0, steps=5, mean_position_error=4.5,
+               position_error={"drop": 4.5}, lost=0.1, x0_error_T=3.0, x0_error_half=2.0, context_sensitivity=2.0)
+    screen = dict(section="recipe", rows=[row], arms={"x0-high_noise": {}, "x0-uniform": {}}, base={},
+                  num_val_per_scenario=16, **common.stamp())
+    text = "\n".join(recipe_markdown(screen, tmp_path / "B.md"))
+    assert "- Not run yet: x0-uniform. The arms above ran with 1 seed(s) on 16 validation clips" in text
+    assert "`--stage final`, has not run yet" in text
+    screen["arms"] = {"x0-high_noise": {}}
+    text = "\n".join(recipe_markdown(screen, tmp_path / "B.md", has_final=True))
+    assert "Not run yet" not in text and "a screen, not a final comparison" in text
+    assert "the next section reruns the close arms" in text

@@ -61,8 +61,9 @@ def recipe_verdict(rows: list[dict], ignores_context_px: float = 0.1) -> list[st
     return lines
 
 
-def recipe_markdown(r: dict, path) -> list[str]:
-    """The recipe screen (every arm, one seed) or the final comparison (the close arms, several seeds, more clips)."""
+def recipe_markdown(r: dict, path, has_final: bool = False) -> list[str]:
+    """The recipe screen (every arm, one seed) or the final comparison (the close arms, several seeds, more clips);
+    has_final: whether BENCHMARKS.md also has the final comparison (the screen then points to it)."""
     final = r["section"] == "recipe_final"
     title = ("Recipe study, final comparison (the arms the screen left close)" if final
              else "Recipe study (which training recipe learns physics on a CPU budget)")
@@ -100,11 +101,14 @@ def recipe_markdown(r: dict, path) -> list[str]:
                              f"{abs(p['difference']) / p['se']:.1f}" if p["se"] > 0 else "n/a"]
                             for p in r["paired"]]) + [""]
     missing = [a for a in r.get("arms", {}) if a not in {row["arm"] for row in r["rows"]}]
-    if missing and not final:
+    if not final:
         seeds = sorted({len(row["seeds"]) for row in r["rows"]})
-        lines.append(f"- Not run yet: {', '.join(missing)}. The arms above ran with {' or '.join(map(str, seeds))} "
-                     f"seed(s) on {r['num_val_per_scenario']} validation clips per scenario: a screen, not a "
-                     "final comparison with standard errors.")
+        lines.append("- " + (f"Not run yet: {', '.join(missing)}. " if missing else "")
+                     + f"The arms above ran with {' or '.join(map(str, seeds))} seed(s) on "
+                     f"{r['num_val_per_scenario']} validation clips per scenario: a screen, not a final comparison "
+                     "with standard errors ("
+                     + ("the next section reruns the close arms)." if has_final else
+                        "the final comparison of the close arms, `--stage final`, has not run yet)."))
     lines += [""]
     if r.get("plot"):
         lines += [f"![recipe curves]({os.path.relpath(r['plot'], Path(path).resolve().parent)})", ""]
@@ -204,7 +208,7 @@ def write_benchmarks_md(results: dict, path="BENCHMARKS.md") -> Path:
         lines += target_curve_markdown(results["target_curve"])
     for name in ("recipe", "recipe_final"):
         if results.get(name):
-            lines += recipe_markdown(results[name], path)
+            lines += recipe_markdown(results[name], path, has_final=bool(results.get("recipe_final")))
     for name, title in (("conditioning", "Conditioning race (lesson 6)"), ("scaling", "Quality against compute (lesson 8)")):
         if results.get(name):
             from importlib import import_module
