@@ -544,3 +544,19 @@ def test_recipe_screen_says_it_is_a_screen_and_where_the_final_comparison_is(tmp
     text = "\n".join(recipe_markdown(screen, tmp_path / "B.md", has_final=True))
     assert "Not run yet" not in text and "a screen, not a final comparison" in text
     assert "the next section reruns the close arms" in text
+
+
+def test_real_ball_count_simulates_the_reference_clips_once(monkeypatch):
+    """Every sampler candidate and every snapshot compares with the same real clips: simulated and tracked once."""
+    from minivdt.apps.bench import physics
+    from minivdt.world import WorldConfig, make_clips
+
+    calls = []
+    monkeypatch.setattr(physics, "make_clips", lambda *a, **k: calls.append(a[0]) or make_clips(*a, **k))
+    physics._real_ball_count.cache_clear()
+    first = physics.real_ball_count(3, WorldConfig(), ("drop", "collide"))
+    assert calls == ["drop", "collide"]
+    assert physics.real_ball_count(3, WorldConfig(), ("drop", "collide")) == first and len(calls) == 2
+    assert first == pytest.approx((1 + 2) / 2, abs=0.1)  # one ball in drop, two in collide
+    physics.real_ball_count(3, WorldConfig(gravity=0.02), ("drop", "collide"))  # another world: its own clips
+    assert len(calls) == 4

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import numpy as np
 import torch
@@ -17,7 +18,7 @@ from ...baselines import BASELINES, vdt_predictor
 from ...data import clip_config, split_seeds
 from ...diffusion import DEFAULT_SAMPLER, DEFAULT_STEPS, NUM_TRAIN_TIMESTEPS, generate
 from ...metrics import evaluate, position_errors, track_balls
-from ...world import SCENARIOS, make_clips
+from ...world import SCENARIOS, WorldConfig, make_clips
 from .recipe import one_shot_error
 
 # Seeds far above every split (train 0.., val 10M.., test 20M..): clips no split ever produces.
@@ -45,6 +46,19 @@ def ball_counts(frames, num_balls: int = 3) -> float:
     return float(found[..., :num_balls].sum(-1).mean())
 
 
+def real_ball_count(num_clips: int, config: WorldConfig, scenarios=SCENARIOS) -> float:
+    """Balls the tracker finds per frame in real clips (val split, `num_clips` per scenario, equal shares).
+    Cached: every candidate of `bench sampler` and every snapshot of target_curve.py compare with the same clips."""
+    return _real_ball_count(num_clips, tuple(dataclasses.asdict(config).items()), tuple(scenarios))
+
+
+@functools.lru_cache(maxsize=4)
+def _real_ball_count(num_clips: int, config_items: tuple, scenarios: tuple) -> float:
+    config = WorldConfig(**dict(config_items))
+    return float(np.mean([ball_counts(make_clips(s, split_seeds("val", num_clips), config).frames)
+                          for s in scenarios]))
+
+
 def unconditional_ball_counts(model, num_clips: int = 32, steps: int = DEFAULT_STEPS, seed: int = 0, config=None,
                               sampler: str = DEFAULT_SAMPLER, scenarios=SCENARIOS) -> dict:
     """Balls found per frame in `num_clips` unconditional samples vs in real clips (val split, `num_clips` per
@@ -52,8 +66,7 @@ def unconditional_ball_counts(model, num_clips: int = 32, steps: int = DEFAULT_S
     nothing is a draw from that whole mix, so the clips of one scenario (mixed holds the most balls) would be the
     wrong reference."""
     config = config or clip_config(model)
-    real_count = float(np.mean([ball_counts(make_clips(s, split_seeds("val", num_clips), config).frames)
-                                for s in scenarios]))
+    real_count = real_ball_count(num_clips, config, scenarios)
     blank = np.zeros((num_clips, config.num_frames, config.size, config.size, 3), np.uint8)  # only the shape
     samples = generate(model, blank, "unconditional", steps=steps, seed=seed, sampler=sampler)
     model_count = ball_counts(samples)

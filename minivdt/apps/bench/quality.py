@@ -124,6 +124,7 @@ def bench_quality(checkpoint=None, budget_s=None, num_clips=64, scenarios=SCENAR
     card_sampler, card_steps = sampling_of(checkpoint)
     sampler, steps = sampler or card_sampler, steps or card_steps
     uncond_sampler, uncond_steps = sampling_of(checkpoint, "unconditional")
+    uncond_steps = 2 if quick else uncond_steps
     budget_source = "argument"
     if budget_s is None and "train_seconds" in card:
         budget_s, budget_source = float(card["train_seconds"]), f"{checkpoint / CARD_FILE}"
@@ -170,9 +171,9 @@ def bench_quality(checkpoint=None, budget_s=None, num_clips=64, scenarios=SCENAR
             best_of_k={s: best_of_k(model, c, ks, num_given, steps, seed, sampler) for s, c in test_clips.items()},
             # generation from nothing: the card's choice for it (bench sampler), else the library's default
             unconditional_ball_counts=dict(unconditional_ball_counts(
-                model, 2 if quick else 32, 2 if quick else uncond_steps, seed, config, uncond_sampler,
+                model, 2 if quick else 32, uncond_steps, seed, config, uncond_sampler,
                 scenarios=tuple(card.get("train_config", {}).get("scenarios", SCENARIOS))),
-                sampler=uncond_sampler, steps=2 if quick else uncond_steps),
+                sampler=uncond_sampler, steps=uncond_steps),
             context_sensitivity=context_sensitivity(model, test_clips),
             generalisation=generalisation(model, num_clips, scenarios=tuple(s for s in scenarios if s != "mixed"),
                                           steps=steps, seed=seed, num_given=num_given, sampler=sampler))

@@ -101,9 +101,11 @@ def validation_clips(num_per_scenario: int, config: WorldConfig | None = None) -
     return {scenario: make_clips(scenario, seeds, config) for scenario in VAL_SCENARIOS}
 
 
-def _predict_mask(model, batch):
+def _task_mask(model, batch, task: str = "predict"):
+    """The study's mask (B, F, 1, H, W) of a whole-frame task: NUM_GIVEN frames given (split between the ends for
+    interpolate)."""
     cfg = model.cfg
-    return make_mask("predict", batch, cfg.num_frames, cfg.height, cfg.width, num_given=NUM_GIVEN,
+    return make_mask(task, batch, cfg.num_frames, cfg.height, cfg.width, num_given=NUM_GIVEN,
                      patch_size=cfg.patch_size)
 
 
@@ -124,9 +126,7 @@ def sampled_error(model, clips, steps: int = STUDY_STEPS, seed: int = 0, vae=Non
     """(position error px of each clip's sampled frames (B,), lost fraction) for `clips` and a whole-frame task:
     predict (8 given, 8 generated after them), backward (the last 8 given) or interpolate (4 given at each end)."""
     video = _to_model_space(clips, vae)
-    cfg = model.cfg
-    mask = make_mask(task, len(video), cfg.num_frames, cfg.height, cfg.width, num_given=NUM_GIVEN,
-                     patch_size=cfg.patch_size)  # (B, F, 1, H, W)
+    mask = _task_mask(model, len(video), task)  # (B, F, 1, H, W)
     generated = mask[0].flatten(1).amax(1).bool().numpy()  # (F,) the frames the model generates
     scheduler = make_scheduler(STUDY_SAMPLER, prediction_type=model.config.prediction_type)
     generator = torch.Generator().manual_seed(seed)
@@ -142,7 +142,7 @@ def one_shot_error(model, clips, timestep: int, swap_context: bool = False, seed
     swap_context=True gives every clip the 8 given frames of the next clip in the batch, while the noisy future
     and the truth it is scored against stay its own."""
     x0 = _to_model_space(clips, vae)  # (B, F, C, H, W)
-    mask = _predict_mask(model, len(x0))
+    mask = _task_mask(model, len(x0))
     scheduler = make_scheduler(STUDY_SAMPLER, prediction_type=model.config.prediction_type)
     generator = torch.Generator().manual_seed(seed)
     timesteps = torch.full((len(x0),), timestep, dtype=torch.long)

@@ -100,8 +100,8 @@ def recipe_markdown(r: dict, path, has_final: bool = False) -> list[str]:
                              f"{p['difference']:+.2f}", f"{p['se']:.2f}",
                              f"{abs(p['difference']) / p['se']:.1f}" if p["se"] > 0 else "n/a"]
                             for p in r["paired"]]) + [""]
-    missing = [a for a in r.get("arms", {}) if a not in {row["arm"] for row in r["rows"]}]
     if not final:
+        missing = [a for a in r.get("arms", {}) if a not in {row["arm"] for row in r["rows"]}]
         seeds = sorted({len(row["seeds"]) for row in r["rows"]})
         lines.append("- " + (f"Not run yet: {', '.join(missing)}. " if missing else "")
                      + f"The arms above ran with {' or '.join(map(str, seeds))} seed(s) on "
