@@ -3,7 +3,8 @@
     python assets/laptop_gpu_check.py --minutes 2 --probe 2 4 8 --run-dir /tmp/laptop-gpu \
         --out assets/benchmarks/laptop_gpu.json
 
-Runs and probes already in --out at other patch sizes are kept (one GPU loan may not fit them all).
+Probes already in --out at other patch sizes, and runs at other patch sizes or lengths, are kept (one GPU loan may
+not fit them all).
 
 What it answers: the peak GPU memory and steps per second of a training step at each --probe patch size (a laptop
 GPU has 4-8 GiB), hence how long the preset's steps take, and whether a few minutes of training (at the preset's
@@ -62,8 +63,9 @@ def probe(patch_size: int, run_dir: Path, steps: int = 30) -> dict:
 
 
 def merge(previous: dict | None, new: dict) -> dict:
-    """`new`, keeping the probes and runs of `previous` (the same --out file) at the patch sizes `new` did not
-    measure: a GPU loan is short, so the table grows one loan at a time. A file of the first format (one run at
+    """`new`, keeping the probes of `previous` (the same --out file) at the patch sizes `new` did not measure, and its
+    runs at the (patch size, minutes) that `new` did not run: a GPU loan is short, so the table grows one loan at a
+    time. A file of the first format (one run at
     top level, no "runs") counts as one run."""
     if not previous:
         return new
@@ -72,12 +74,17 @@ def merge(previous: dict | None, new: dict) -> dict:
                                                                  "estimated_minutes_for_preset",
                                                                  "num_val_per_scenario", "wall_seconds", "val",
                                                                  "date", "command") if k in previous}]
-    new_patches = {r["model"]["patch_size"] for r in new["runs"]}
+    new_keys = {run_key(r) for r in new["runs"]}
     probed = {p["patch_size"] for p in new["probes"]}
     return {**new, "probes": sorted([p for p in previous.get("probes", []) if p["patch_size"] not in probed]
                                     + new["probes"], key=lambda p: p["patch_size"]),
-            "runs": sorted([r for r in old_runs if r["model"]["patch_size"] not in new_patches] + new["runs"],
-                           key=lambda r: r["model"]["patch_size"])}
+            "runs": sorted([r for r in old_runs if run_key(r) not in new_keys] + new["runs"], key=run_key)}
+
+
+def run_key(run: dict) -> tuple[int, float]:
+    """(patch size, training minutes rounded to half a minute): a longer run at the same patch size is a new point
+    on the curve, a rerun of the same length replaces the old one."""
+    return run["model"]["patch_size"], round(run["train_seconds"] / 30) / 2
 
 
 def main():

@@ -462,8 +462,9 @@ def test_speed_verdict_picks_the_thread_count_with_most_steps_per_core_and_flags
     assert not any("bf16" in line for line in speed_verdict(fast_bf16))
 
 
-def test_laptop_gpu_runs_merge_by_patch_size_and_the_section_names_the_memory_limit():
-    """Each GPU loan adds one run; a rerun at the same patch replaces it; the first file format counts as a run."""
+def test_laptop_gpu_runs_merge_by_patch_size_and_length_and_the_section_names_the_memory_limit():
+    """Each GPU loan adds one run; a rerun at the same patch and length replaces it, a longer run is a new point;
+    the first file format counts as a run."""
     import importlib.util
 
     from minivdt.apps.bench.report import laptop_gpu_markdown
@@ -473,12 +474,13 @@ def test_laptop_gpu_runs_merge_by_patch_size_and_the_section_names_the_memory_li
     check = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(check)
 
-    def run(patch, error, date):
+    def run(patch, error, date, seconds=90.2):
         val = {s: {"laptop-gpu DDIM-1": {"position_error": error}, "laptop-gpu DDPM-25": {"position_error": 9.0},
+                   "bundled cpu-tiny DDIM-1": {"position_error": 1.2},
                    "copy_last_frame": {"position_error": 3.0}, "constant_velocity": {"position_error": 2.0 + s}}
                for s in (0, 1)}
         return dict(gpu="G", torch="t", model={"patch_size": patch, "hidden_size": 256, "depth": 8},
-                    peak_memory_gib=1.0, steps=100, train_seconds=90.0, steps_per_second=1.1,
+                    peak_memory_gib=1.0, steps=100, train_seconds=seconds, steps_per_second=1.1,
                     estimated_minutes_for_preset=3.0, num_val_per_scenario=4, wall_seconds=99.0, val=val,
                     date=date, command="c")
 
@@ -492,14 +494,28 @@ def test_laptop_gpu_runs_merge_by_patch_size_and_the_section_names_the_memory_li
     merged = check.merge(first_format, {**head, "probes": [probe(8, 2.7)], "runs": [run(8, 2.5, "d2")]})
     assert [r["model"]["patch_size"] for r in merged["runs"]] == [4, 8]
     assert [(p["patch_size"], p["peak_memory_gib"]) for p in merged["probes"]] == [(4, 9.6), (8, 2.7)]
-    again = check.merge(merged, {**head, "probes": [], "runs": [run(8, 1.5, "d3")]})
+    again = check.merge(merged, {**head, "probes": [], "runs": [run(8, 1.5, "d3", seconds=89.9)]})
     assert [r["date"] for r in again["runs"]] == ["d1", "d3"]
+    longer = check.merge(merged, {**head, "probes": [], "runs": [run(8, 1.1, "d4", seconds=270.0)]})
+    assert [(r["date"], check.run_key(r)) for r in longer["runs"]] == [("d1", (4, 1.5)), ("d2", (8, 1.5)),
+                                                                       ("d4", (8, 4.5))]
 
     text = "\n".join(laptop_gpu_markdown(merged))
     assert text.count("It beats both copy-last and constant velocity on 2 of 2 scenarios") == 1  # patch 4 only
-    assert "patch 4 1.00 px (100 steps), patch 8 2.50 px (100 steps)" in text
+    assert text.count("It is below the bundled CPU model (bundled cpu-tiny DDIM-1) on 2 of 2 scenarios") == 1
+    assert "after the same 1.5 minutes: patch 4 1.00 px (100 steps), patch 8 2.50 px (100 steps)" in text
     assert "Patch 4 did better after the same minutes here, but its training step needs 9.6 GiB" in text
     assert "preset keeps patch 8 (2.7 GiB)" in text
+    assert "falls with training time" not in text  # one run at the preset's patch
+    text = "\n".join(laptop_gpu_markdown(longer))
+    assert "### A 4.5-minute run at patch 8" in text
+    assert "after the same 4.5 minutes" not in text  # nothing to compare it with at that length
+    assert "At the preset's patch 8, the mean DDIM-1 error falls with training time: 2.50 px after 1.5 min, " \
+           "1.10 px after 4.5 min." in text
+    assert text.count("It is below the bundled CPU model (bundled cpu-tiny DDIM-1) on 2 of 2 scenarios") == 2
+    worse = check.merge(merged, {**head, "probes": [], "runs": [run(8, 2.9, "d5", seconds=270.0)]})
+    assert "error does not fall steadily with training time: 2.50 px after 1.5 min, 2.90 px after 4.5 min." \
+        in "\n".join(laptop_gpu_markdown(worse))
 
 
 def test_target_curve_section_tabulates_snapshots_and_extrapolates_only_falling_misses():

@@ -306,7 +306,7 @@ def laptop_gpu_markdown(g: dict) -> list[str]:
                        [[p["patch_size"], p["tokens_per_clip"], f"{p['peak_memory_gib']:.1f} GiB",
                          f"{p['seconds_per_step']:.3f}", f"{steps * p['seconds_per_step'] / 60:.0f} min"]
                         for p in g["probes"]]) + [""]
-    means = {}  # patch size -> mean DDIM-1 error of its run over the scenarios
+    means = {}  # (training minutes, patch size) -> mean DDIM-1 error of that run over the scenarios
     for run in runs:
         names = [n for n in next(iter(run["val"].values())) if "DDPM" not in n]
         lines += [f"### A {run['train_seconds'] / 60:.1f}-minute run at patch {run['model']['patch_size']}", "",
@@ -316,24 +316,37 @@ def laptop_gpu_markdown(g: dict) -> list[str]:
         lines += _md_table(["scenario"] + names, [[s] + [f"{rows[n]['position_error']:.2f}" for n in names]
                                                   for s, rows in run["val"].items()]) + [""]
         model = next(n for n in names if n.startswith("laptop-gpu"))
+        error = {s: rows[model]["position_error"] for s, rows in run["val"].items()}
         wins = [s for s, rows in run["val"].items()
-                if rows[model]["position_error"] < min(rows["copy_last_frame"]["position_error"],
-                                                       rows["constant_velocity"]["position_error"])]
-        lines += [f"- It beats both copy-last and constant velocity on {len(wins)} of {len(run['val'])} scenarios.", ""]
-        means[run["model"]["patch_size"]] = sum(rows[model]["position_error"] for rows in run["val"].values()) \
-            / len(run["val"])
-    if len(runs) > 1:
-        by_patch = {r["model"]["patch_size"]: r for r in runs}
-        lines += ["- Mean DDIM-1 error over the scenarios after the same minutes: "
-                  + ", ".join(f"patch {p} {means[p]:.2f} px ({by_patch[p]['steps']} steps)" for p in sorted(means))
-                  + ".", ""]
-        best = min(means, key=means.get)
-        memory = {p["patch_size"]: p["peak_memory_gib"] for p in g["probes"]}
-        preset = PRESETS[g["preset"]].patch_size
+                if error[s] < min(rows["copy_last_frame"]["position_error"], rows["constant_velocity"]["position_error"])]
+        lines += [f"- It beats both copy-last and constant velocity on {len(wins)} of {len(run['val'])} scenarios."]
+        bundled = next((n for n in names if n.startswith("bundled")), None)
+        if bundled:
+            below = [s for s, rows in run["val"].items() if error[s] < rows[bundled]["position_error"]]
+            lines += [f"- It is below the bundled CPU model ({bundled}) on {len(below)} of {len(run['val'])} "
+                      "scenarios."]
+        lines += [""]
+        means[round(run["train_seconds"] / 30) / 2, run["model"]["patch_size"]] = sum(error.values()) / len(error)
+    memory = {p["patch_size"]: p["peak_memory_gib"] for p in g["probes"]}
+    preset = PRESETS[g["preset"]].patch_size
+    for minutes in sorted({m for m, _ in means}):
+        same = {p: e for (m, p), e in means.items() if m == minutes}
+        if len(same) < 2:
+            continue
+        steps = {r["model"]["patch_size"]: r["steps"] for r in runs if round(r["train_seconds"] / 30) / 2 == minutes}
+        lines += [f"- Mean DDIM-1 error over the scenarios after the same {minutes:g} minutes: "
+                  + ", ".join(f"patch {p} {same[p]:.2f} px ({steps[p]} steps)" for p in sorted(same)) + ".", ""]
+        best = min(same, key=same.get)
         if best != preset and memory.get(best, 0) > LAPTOP_GPU_GIB:
             lines += [f"- Patch {best} did better after the same minutes here, but its training step needs "
                       f"{memory[best]:.1f} GiB, more than the {LAPTOP_GPU_GIB} GiB of a typical laptop GPU: the "
                       f"preset keeps patch {preset} ({memory.get(preset, float('nan')):.1f} GiB).", ""]
+    at_preset = sorted((m, e) for (m, p), e in means.items() if p == preset)
+    if len(at_preset) > 1:
+        falls = all(later < earlier for (_, earlier), (_, later) in zip(at_preset, at_preset[1:]))
+        lines += [f"- At the preset's patch {preset}, the mean DDIM-1 error "
+                  f"{'falls' if falls else 'does not fall steadily'} with training time: "
+                  + ", ".join(f"{e:.2f} px after {m:g} min" for m, e in at_preset) + ".", ""]
     return lines
 
 
