@@ -64,3 +64,18 @@ def test_sampling_line_names_both_measured_choices():
     assert "DPM-25 1.50" in line and line.endswith("from nothing (unconditional): DPM, 25 steps, whose samples hold "
                                                    "the number of balls per frame closest to real clips")
     assert "unconditional" not in card.sampling_line({"sampling": dict(sampler="ddim", steps=1)}, None)
+
+
+def test_gpu_line_reports_the_longest_run_at_the_preset_patch_against_the_bundled_model():
+    def run(patch, seconds, gpu_px, bundled_px):
+        val = {s: {"laptop-gpu DDIM-1": {"position_error": gpu_px}, "laptop-gpu DDPM-25": {"position_error": 0.1},
+                   "bundled cpu-tiny DDIM-1": {"position_error": bundled_px + i}, "copy_last_frame": {}}
+               for i, s in enumerate(("drop", "roll"))}
+        return dict(gpu="GPU X", model={"patch_size": patch}, train_seconds=seconds, steps=10, val=val,
+                    num_val_per_scenario=4)
+
+    g = dict(preset="laptop-gpu", runs=[run(4, 900.0, 0.1, 9.0), run(8, 90.0, 5.0, 1.0), run(8, 270.0, 1.5, 1.0)])
+    line = card.gpu_line(g)
+    assert "trained for 4.5 min on one GPU X (10 steps) scores a mean 1.50 px (DDIM-1) over the 2 scenarios" in line
+    assert "against 1.50 px for the bundled model on the same clips (below it on 1 of 2 scenarios)" in line
+    assert card.gpu_line(None) is None and card.gpu_line(dict(preset="laptop-gpu", runs=[run(4, 9.0, 1, 1)])) is None

@@ -9,7 +9,7 @@ from pathlib import Path
 from ...cards import read_card
 from ...checkpoints import read_json_object
 from ...diffusion import SCHEDULERS
-from ...model import count_flops
+from ...model import PRESETS, count_flops
 from ...training import load_model
 from .common import CNN_NAME, VDT_NAME
 from .quality import TRIVIAL
@@ -132,9 +132,36 @@ def readme_results(bench_dir) -> str:
         return "(no quality benchmark yet: run `minivdt bench quality`)"
     sampler = quality.get("sampler", next(iter(SCHEDULERS)))
     steps = quality["sampling_steps"]
+    gpu = gpu_line(_load(Path(bench_dir) / "laptop_gpu.json"))
     return "\n".join([f"The bundled model on {quality['num_clips']} held-out test clips per scenario "
                       f"({sampler.upper()}, {steps} step{'s' if steps > 1 else ''}; position error in pixels, "
-                      f"lower is better; from `assets/benchmarks/quality.json`):", ""] + results_table(quality))
+                      f"lower is better; from `assets/benchmarks/quality.json`):", ""] + results_table(quality)
+                     + (["", gpu] if gpu else []))
+
+
+def gpu_line(laptop_gpu: dict | None) -> str | None:
+    """One sentence on the longest laptop-gpu run at the preset's patch size (assets/laptop_gpu_check.py): what a
+    few minutes on a GPU buy against the bundled CPU model, on the same validation clips."""
+    if not laptop_gpu:
+        return None
+    preset = PRESETS[laptop_gpu["preset"]]
+    runs = [r for r in laptop_gpu["runs"] if r["model"]["patch_size"] == preset.patch_size]
+    if not runs:
+        return None
+    run = max(runs, key=lambda r: r["train_seconds"])
+    names = next(iter(run["val"].values()))
+    model = next(n for n in names if n.startswith("laptop-gpu") and "DDPM" not in n)
+    bundled = next((n for n in names if n.startswith("bundled") and "DDPM" not in n), None)
+    mean = lambda name: sum(rows[name]["position_error"] for rows in run["val"].values()) / len(run["val"])  # noqa: E731
+    text = (f"With a GPU: the `{laptop_gpu['preset']}` preset (hidden {preset.hidden_size}, depth {preset.depth}, "
+            f"patch {preset.patch_size}) trained for {run['train_seconds'] / 60:.1f} min on one {run['gpu']} "
+            f"({run['steps']} steps) scores a mean {mean(model):.2f} px (DDIM-1) over the {len(run['val'])} scenarios on "
+            f"{run['num_val_per_scenario']} validation clips each")
+    if bundled:
+        below = sum(rows[model]["position_error"] < rows[bundled]["position_error"] for rows in run["val"].values())
+        text += (f", against {mean(bundled):.2f} px for the bundled model on the same clips (below it on {below} of "
+                 f"{len(run['val'])} scenarios)")
+    return text + " (`assets/benchmarks/laptop_gpu.json`, made by `assets/laptop_gpu_check.py`; no GPU weights ship)."
 
 
 def lesson_times(bench_dir) -> str:
