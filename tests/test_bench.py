@@ -1,5 +1,6 @@
 """Smoke tests of the benchmarks: quick runs end to end, JSON/markdown structure, a deterministic CNN, and the
-naive reference equal to the library model. No timings are asserted (the machine is shared)."""
+naive reference equal to the library model. The studies (recipe, conditioning, scaling) are in
+test_bench_studies.py. No timings are asserted (the machine is shared)."""
 
 import json
 import math
@@ -16,25 +17,7 @@ from minivdt.apps.bench.speed import SPEED_SIZES
 from minivdt.masks import make_mask
 from minivdt.model import VDT
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One torch thread: on a shared 2-core machine two OpenMP threads wait on each other (measured 100x slower)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope="module")
-def tiny_checkpoint(tmp_path_factory):
-    path = tmp_path_factory.mktemp("vdt-tiny")
-    torch.manual_seed(0)
-    VDT.from_preset("cpu-tiny", hidden_size=32, depth=1, num_heads=2).save_pretrained(path)
-    (path / quality.CARD_FILE).write_text(json.dumps({"train_seconds": 1.0, "num_train_clips": 10}))
-    return path
-
-
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _positive_finite(x):
@@ -210,161 +193,6 @@ def test_cnn_run_is_saved_and_reused_only_for_the_same_budget(tmp_path):
         curves.load_cnn_run(path, budget_s=5.0)
 
 
-def test_conditioning_race_is_three_recipe_arms_at_equal_cpu_budget(tmp_path):
-    """`bench conditioning --quick`: one recipe arm per cond_mode (concat is the base arm), a 4-point curve each,
-    a verdict over the same points, and BENCHMARKS.md's section; the arms land in the recipe runs folder."""
-    out = tmp_path / "out"
-    argv = ["bench", "conditioning", "--quick", "--runs", str(tmp_path / "runs"), "--out", str(out),
-            "--md", str(tmp_path / "B.md")]
-    assert cli.main(argv) == 0
-    race = json.loads((out / "conditioning.json").read_text())
-    assert set(race["curves"]) == {"adaln", "cross_attn", "concat"}
-    assert {m["arm"] for m in race["modes"].values()} == {"x0-high_noise", "x0-high_noise-adaln",
-                                                          "x0-high_noise-cross_attn"}
-    for curve in race["curves"].values():
-        assert len(curve) == 4 and all(0 <= p["sampled"] <= 8 and math.isfinite(p["swap"]) for p in curve)
-    assert len(race["verdict"]["leader_per_point"]) == 4 and race["verdict"]["lowest_final"] in race["curves"]
-    assert len(list((tmp_path / "runs").glob("x0-high_noise*__s0__2cpu_s__1val.json"))) == 3
-    assert "## Conditioning race" in (tmp_path / "B.md").read_text()
-
-
-def test_race_verdict_names_a_leader_only_when_it_leads_everywhere():
-    from minivdt.apps.bench.conditioning import race_verdict
-
-    curve = lambda *errors: [dict(sampled=e) for e in errors]  # noqa: E731
-    v = race_verdict({"concat": curve(4.0, 3.0), "adaln": curve(5.0, 4.0), "cross_attn": curve(6.0, 3.5)})
-    assert v["leader_per_point"] == ["concat", "concat"] and v["consistent_leader"] == "concat"
-    assert v["lead_per_point"] == [0.2, 0.143] and v["informative_from"] == 1
-    v = race_verdict({"concat": curve(4.0, 3.6), "adaln": curve(5.0, 3.5)})
-    assert v["leader_per_point"] == ["concat", "adaln"] and v["consistent_leader"] is None
-    assert race_verdict({"a": curve(4.0), "b": curve(4.1)})["consistent_leader"] is None  # a 2 % lead is no lead
-    # all modes at the 8 px cap at the first point (nothing learned yet): that point does not judge the race
-    v = race_verdict({"concat": curve(7.97, 5.0), "adaln": curve(8.0, 7.0), "cross_attn": curve(8.0, 7.5)})
-    assert v["informative_from"] == 2 and v["consistent_leader"] == "concat"
-    assert race_verdict({"a": curve(8.0), "b": curve(7.9)})["informative_from"] is None
-
-
-def test_scaling_sweep_quick_trains_every_size_for_the_same_steps(tmp_path):
-    out = tmp_path / "out"
-    argv = ["bench", "scaling", "--quick", "--runs", str(tmp_path / "runs"), "--out", str(out),
-            "--md", str(tmp_path / "B.md")]
-    assert cli.main(argv) == 0
-    scaling = json.loads((out / "scaling.json").read_text())
-    from minivdt.apps.bench.scaling import SIZES
-
-    assert [r["size"] for r in scaling["rows"]] == list(SIZES)
-    assert len({r["steps"] for r in scaling["rows"]}) == 1  # equal steps, not equal time
-    patch4 = next(r for r in scaling["rows"] if r["size"] == "D64-d2-p4")
-    assert patch4["tokens_per_frame"] == 64 and patch4["gflops"] > scaling["rows"][0]["gflops"]
-    assert set(scaling["verdicts"]) == {"mean_position_error", "x0_error_T"}
-    assert "## Quality against compute" in (tmp_path / "B.md").read_text()
-
-
-def test_scaling_verdict_rank_correlation_and_closest_pair():
-    from minivdt.apps.bench.scaling import rank_correlation, scaling_verdict
-
-    assert rank_correlation([1, 2, 3], [3, 2, 1]) == pytest.approx(-1)
-    assert rank_correlation([1, 2, 3], [1, 3, 2]) == pytest.approx(0.5)
-    assert rank_correlation([1, 2, 3, 4], [8.0, 8.0, 5.0, 4.0]) == pytest.approx(-0.9487, abs=1e-4)  # a tie at the cap
-    assert math.isnan(rank_correlation([1, 2, 3], [8.0, 8.0, 8.0]))  # nothing learned: no verdict
-    rows = [dict(size="a", gflops=0.1, e=5.0), dict(size="b", gflops=0.30, e=4.0), dict(size="c", gflops=0.33, e=4.5),
-            dict(size="d", gflops=1.0, e=3.0)]
-    v = scaling_verdict(rows, "e")
-    assert v["spearman"] == pytest.approx(-0.8)
-    assert [p["size"] for p in v["closest_pair"]] == ["b", "c"]
-
-
-def test_recipe_study_quick_and_resumable(tmp_path, capsys):
-    """Two arms for a few CPU seconds: a curve of 4 scored points each, a table, a plot and BENCHMARKS.md's section;
-    run again, finished arms are read back instead of retrained."""
-    argv = ["bench", "recipe", "--quick", "--arms", "regressor", "x0-uniform", "--runs", str(tmp_path / "runs"),
-            "--out", str(tmp_path), "--md", str(tmp_path / "B.md")]
-    assert cli.main(argv) == 0
-    section = json.loads((tmp_path / "recipe.json").read_text())
-    assert [r["arm"] for r in section["rows"]] == ["x0-uniform", "regressor"]  # ARMS order
-    for row in section["rows"]:
-        assert row["steps"] > 0 and set(row["position_error"]) == {"drop", "projectile", "roll", "collide"}
-        for key in ("mean_position_error", "x0_error_T", "x0_error_half", "context_sensitivity"):
-            assert math.isfinite(row[key])
-        assert set(row["other_tasks"]) == {"backward", "interpolate"}  # scored at the end of the budget
-        assert all(0 <= e <= 8.0 for e in row["other_tasks"].values())
-    assert all(len(points) == 4 for points in section["curves"].values())
-    assert "## Recipe study" in (tmp_path / "B.md").read_text() and (tmp_path / "recipe_curves.png").is_file()
-    finished = sorted((tmp_path / "runs").glob("*.json"))
-    stamps = [p.stat().st_mtime_ns for p in finished]
-    capsys.readouterr()
-    assert cli.main(argv) == 0
-    assert "arm regressor" not in capsys.readouterr().out  # not trained again
-    assert [p.stat().st_mtime_ns for p in finished] == stamps
-
-
-def test_recipe_final_stage_is_its_own_section_with_paired_rows_for_every_task(tmp_path):
-    """`--stage final` (several seeds): recipe_final.json and its own BENCHMARKS.md section, with the paired
-    comparison against x0-high_noise for forward prediction, backward prediction and interpolation."""
-    argv = ["bench", "recipe", "--quick", "--stage", "final", "--seeds", "0", "1", "--arms", "x0-high_noise",
-            "x0-uniform", "--runs", str(tmp_path / "runs"), "--out", str(tmp_path), "--md", str(tmp_path / "B.md")]
-    assert cli.main(argv) == 0
-    section = json.loads((tmp_path / "recipe_final.json").read_text())
-    assert not (tmp_path / "recipe.json").exists()
-    assert all(row["seeds"] == [0, 1] for row in section["rows"])
-    paired = {p["task"]: p for p in section["paired"]}
-    assert set(paired) == {"predict", "backward", "interpolate"}
-    assert all(p["arm"] == "x0-uniform" and p["seeds"] == [0, 1] and p["clips"] == 4 for p in paired.values())
-    text = (tmp_path / "B.md").read_text()
-    assert "## Recipe study, final comparison" in text and "| x0-uniform | interpolate | 0 1 | 4 |" in text
-    assert (tmp_path / "recipe_final_curves.png").is_file()
-
-
-@pytest.mark.parametrize("task, generated", [("predict", range(8, 16)), ("backward", range(0, 8)),
-                                             ("interpolate", range(4, 12))])
-def test_sampled_error_scores_only_the_frames_a_task_generates(monkeypatch, task, generated):
-    """A sampler that returns the truth scores ~0 px; one that leaves every generated frame blank loses every ball,
-    which it could not if a given (true) frame were among the scored ones."""
-    from types import SimpleNamespace
-
-    from minivdt.apps.bench import recipe
-
-    clips = recipe.validation_clips(2)["projectile"]
-    model = SimpleNamespace(cfg=SimpleNamespace(num_frames=16, height=32, width=32, patch_size=8),
-                            config=SimpleNamespace(prediction_type="sample"))
-    seen = {}
-
-    def truth(model, video, mask, *args, **kwargs):
-        seen["generated"] = [f for f in range(16) if mask[0, f].max() == 1]
-        return video
-
-    monkeypatch.setattr(recipe, "sample", truth)
-    errors, lost = recipe.sampled_error(model, clips, task=task)
-    assert seen["generated"] == list(generated)
-    assert errors.shape == (2,) and errors.max() < 0.5 and lost == 0.0
-    monkeypatch.setattr(recipe, "sample", lambda model, video, mask, *a, **k: video * (1 - mask) - mask)
-    errors, lost = recipe.sampled_error(model, clips, task=task)
-    assert lost == 1.0 and errors.min() == pytest.approx(8.0)
-
-
-def test_latent_recipe_arm_trains_on_latents_and_scores_decoded_frames(tmp_path, monkeypatch):
-    """The pixel-vs-latent arm: the tokenizer's training is inside the budget, the VDT it trains sees latents, and
-    its scores are those of decoded frames (finite, on the pixel tracker's scale)."""
-    from minivdt.apps.bench import recipe
-
-    seen = {}
-    real_score = recipe.score
-
-    def spy(model, val, steps=25, vae=None, other_tasks=False):
-        seen.update(in_channels=model.config.in_channels, input_size=model.config.input_size, vae=vae)
-        return real_score(model, val, steps, vae, other_tasks)
-
-    monkeypatch.setattr(recipe, "score", spy)
-    val = recipe.validation_clips(1)
-    result = recipe.run_arm("x0-high_noise-latent", 0, 2.0, val, tmp_path, steps=1, num_train_clips=20,
-                            model_overrides=common.QUICK_MODEL)
-    assert seen["vae"] is not None and seen["in_channels"] == seen["vae"].config.latent_channels
-    assert seen["input_size"] == 16  # 32 x 32 frames, 2x down
-    assert (tmp_path / "x0-high_noise-latent__s0" / "tokenizer" / "config.json").is_file()
-    final = result["final"]
-    assert 0 <= final["mean_position_error"] <= 8.0 and math.isfinite(final["x0_error_T"])
-
-
 def test_sampler_choice_is_measured_on_val_and_becomes_the_models_default(tmp_path, tiny_checkpoint):
     """`bench sampler --write-card` scores each candidate on validation clips, picks the lowest mean position
     error, and records it in the card; sampling_of (used by demo and bench quality) then returns it."""
@@ -406,48 +234,6 @@ def test_quality_without_the_cnn_reports_its_targets_as_not_measured(tmp_path, t
     stretch = {name: t for name, t in q["targets"].items() if "stretch" in name}
     assert len(stretch) == 2 and all(t["measured"] is False for t in stretch.values())
     assert all(quality.target_verdict(t) == "not measured" for t in stretch.values())
-
-
-def test_paired_comparison_pairs_clips_and_averages_seeds():
-    """Δ = arm − reference clip by clip (mean over the seeds both ran); the SE is that of the paired differences."""
-    from minivdt.apps.bench.recipe import paired_comparison, select
-
-    def result(arm, seed, drop, roll, num_val=2):
-        return dict(arm=arm, seed=seed, budget_cpu_s=10.0, num_val_per_scenario=num_val,
-                    final=dict(per_clip_error={"drop": drop, "roll": roll}))
-
-    results = [result("x0-high_noise", 0, [4.0, 5.0], [1.0, 1.0]), result("x0-high_noise", 1, [4.0, 3.0], [1.0, 3.0]),
-               result("v-uniform", 0, [5.0, 6.0], [2.0, 2.0]), result("v-uniform", 1, [5.0, 4.0], [2.0, 4.0]),
-               result("eps-uniform", 7, [8.0, 8.0], [8.0, 8.0]),  # no seed in common with the reference: left out
-               result("x0-uniform", 0, [1.0], [1.0], num_val=1)]
-    rows = paired_comparison(select(results, num_val=2))
-    assert [r["arm"] for r in rows] == ["v-uniform"]
-    assert rows[0]["seeds"] == [0, 1] and rows[0]["clips"] == 4
-    assert rows[0]["difference"] == pytest.approx(1.0) and rows[0]["se"] == pytest.approx(0.0)
-    assert [r["arm"] for r in select(results, num_val=1)] == ["x0-uniform"]
-    for r in results:  # another task's per-clip errors pair the same way
-        r["final"]["backward"] = dict(per_clip_error={s: [e + 1 for e in v] for s, v in r["final"]["per_clip_error"].items()})
-    results[2]["final"]["backward"]["per_clip_error"]["drop"][0] += 4.0
-    rows = paired_comparison(select(results, num_val=2), task="backward")
-    assert rows[0]["task"] == "backward" and rows[0]["difference"] == pytest.approx(1.0 + 4.0 / 2 / 4)
-
-
-def test_recipe_verdict_compares_the_best_diffusion_arm_with_the_regressor_and_names_blind_arms():
-    from minivdt.apps.bench.report import recipe_verdict
-
-    rows = [dict(arm="x0-high_noise", mean_position_error=4.5, x0_error_T=3.0, context_sensitivity=2.0, steps=100),
-            dict(arm="eps-uniform", mean_position_error=8.0, x0_error_T=8.0, context_sensitivity=0.0, steps=110),
-            dict(arm="regressor", mean_position_error=6.0, x0_error_T=2.5, context_sensitivity=2.3, steps=90),
-            dict(arm="x0-high_noise-lr2e-3", mean_position_error=4.0, x0_error_T=3.1, context_sensitivity=2.1,
-                 steps=100)]
-    text = "\n".join(recipe_verdict(rows))
-    # the questions with two or more of their arms measured, arms in the order of the question
-    assert "  - learning rate: x0-high_noise 4.50 (100), x0-high_noise-lr2e-3 4.00 (100)" in text
-    assert "batch size" not in text and "prediction target" not in text  # one arm each: nothing to compare
-    assert "Lowest sampled error: **x0-high_noise-lr2e-3** (4.00 px)" in text
-    assert "reaches 2.50 px one-shot" in text and "3.00 px for x0-high_noise," in text and "1.20x" in text
-    assert "the given frames are not read yet): eps-uniform." in text
-    assert "regressor" not in "\n".join(recipe_verdict(rows[:2]))
 
 
 def test_speed_verdict_picks_the_thread_count_with_most_steps_per_core_and_flags_slow_bf16():
@@ -544,22 +330,6 @@ def test_stamp_records_the_command_as_a_user_would_type_it(monkeypatch, argv0, e
     monkeypatch.setattr(sys, "argv", [argv0, "bench", "speed"])
     assert common.stamp()["command"].endswith(expected)
     assert common.stamp()["command"].startswith("minivdt") == expected.startswith("minivdt")
-
-
-def test_recipe_screen_says_it_is_a_screen_and_where_the_final_comparison_is(tmp_path):
-    from minivdt.apps.bench.report import recipe_markdown
-
-    row = dict(arm="x0-high_noise", seeds=[0], budget_cpu_s=10.0, steps=5, mean_position_error=4.5,
-               position_error={"drop": 4.5}, lost=0.1, x0_error_T=3.0, x0_error_half=2.0, context_sensitivity=2.0)
-    screen = dict(section="recipe", rows=[row], arms={"x0-high_noise": {}, "x0-uniform": {}}, base={},
-                  num_val_per_scenario=16, **common.stamp())
-    text = "\n".join(recipe_markdown(screen, tmp_path / "B.md"))
-    assert "- Not run yet: x0-uniform. The arms above ran with 1 seed(s) on 16 validation clips" in text
-    assert "`--stage final`, has not run yet" in text
-    screen["arms"] = {"x0-high_noise": {}}
-    text = "\n".join(recipe_markdown(screen, tmp_path / "B.md", has_final=True))
-    assert "Not run yet" not in text and "a screen, not a final comparison" in text
-    assert "the next section reruns the close arms" in text
 
 
 def test_real_ball_count_simulates_the_reference_clips_once(monkeypatch):
