@@ -20,6 +20,7 @@ SCENARIOS = ("drop", "projectile", "roll", "collide", "mixed")
 
 # Saturated ball colours, far from each other, from the light background and from the greys.
 BALL_COLORS = np.array([[220, 30, 30], [20, 160, 40], [30, 60, 220]], dtype=np.uint8)  # (K, 3)
+BALL_COLOR_NAMES = ("red", "green", "blue")  # ball k is drawn in BALL_COLORS[k]
 BACKGROUND_COLOR = np.array([235, 235, 225], dtype=np.uint8)
 FLOOR_COLOR = np.array([90, 90, 90], dtype=np.uint8)
 OBSTACLE_COLOR = np.array([150, 150, 150], dtype=np.uint8)

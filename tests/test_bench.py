@@ -339,10 +339,32 @@ def test_real_ball_count_simulates_the_reference_clips_once(monkeypatch):
 
     calls = []
     monkeypatch.setattr(physics, "make_clips", lambda *a, **k: calls.append(a[0]) or make_clips(*a, **k))
-    physics._real_ball_count.cache_clear()
+    physics._real_ball_fractions.cache_clear()
     first = physics.real_ball_count(3, WorldConfig(), ("drop", "collide"))
     assert calls == ["drop", "collide"]
     assert physics.real_ball_count(3, WorldConfig(), ("drop", "collide")) == first and len(calls) == 2
     assert first == pytest.approx((1 + 2) / 2, abs=0.1)  # one ball in drop, two in collide
     physics.real_ball_count(3, WorldConfig(gravity=0.02), ("drop", "collide"))  # another world: its own clips
     assert len(calls) == 4
+
+
+def test_unconditional_counts_say_which_balls_are_missing(monkeypatch):
+    """by_colour: the share of frames holding each colour, in the samples and in real clips; empty_frames: sample
+    frames with no ball. A 'model' that returns real drop clips with the red ball erased from half of every clip's
+    frames finds red in half the frames and no ball there."""
+    from minivdt.apps.bench import physics
+    from minivdt.data import split_seeds
+    from minivdt.world import BACKGROUND_COLOR, WorldConfig, make_clips
+
+    config = WorldConfig()
+    frames = make_clips("drop", split_seeds("val", 4), config).frames.copy()  # one red ball per clip
+    frames[:, ::2] = BACKGROUND_COLOR  # every other frame: nothing
+    monkeypatch.setattr(physics, "generate", lambda model, blank, task, **kw: frames[: len(blank)])
+    counts = physics.unconditional_ball_counts(None, 4, 1, 0, config, scenarios=("drop",))
+    assert counts["by_colour"]["red"] == pytest.approx(dict(model=0.5, real=1.0))
+    assert counts["by_colour"]["green"] == dict(model=0.0, real=0.0)
+    assert counts["empty_frames"] == 0.5 and counts["model"] == pytest.approx(0.5) and counts["ratio"] == 0.5
+    text = "\n".join(physics.physics_markdown(dict(
+        best_of_k={"drop": {"1": 1.0}}, unconditional_ball_counts=counts, context_sensitivity={},
+        generalisation={})))
+    assert "red 0.50 vs 1.00, green 0.00 vs 0.00, blue 0.00 vs 0.00; sample frames with no ball at all: 50%." in text

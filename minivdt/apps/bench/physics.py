@@ -18,7 +18,7 @@ from ...baselines import BASELINES, vdt_predictor
 from ...data import clip_config, split_seeds
 from ...diffusion import DEFAULT_SAMPLER, DEFAULT_STEPS, NUM_TRAIN_TIMESTEPS, generate
 from ...metrics import evaluate, position_errors, track_balls
-from ...world import SCENARIOS, WorldConfig, make_clips
+from ...world import BALL_COLOR_NAMES, SCENARIOS, WorldConfig, make_clips
 from .recipe import one_shot_error
 
 # Seeds far above every split (train 0.., val 10M.., test 20M..): clips no split ever produces.
@@ -42,21 +42,32 @@ def best_of_k(model, clips, ks=(1, 4, 8), num_given: int = 8, steps: int = DEFAU
 
 def ball_counts(frames, num_balls: int = 3) -> float:
     """Mean number of balls the tracker finds per frame of uint8 clips (B, F, H, W, 3)."""
-    _, found = track_balls(frames)
-    return float(found[..., :num_balls].sum(-1).mean())
+    return float(sum(ball_fractions(frames, num_balls)))
+
+
+def ball_fractions(frames, num_balls: int = 3) -> tuple[float, ...]:
+    """For each ball colour (BALL_COLOR_NAMES), the share of frames of uint8 clips (B, F, H, W, 3) in which the
+    tracker finds it; they sum to the balls per frame."""
+    _, found = track_balls(frames)  # (B, F, K)
+    return tuple(float(f) for f in found[..., :num_balls].mean((0, 1)))
 
 
 def real_ball_count(num_clips: int, config: WorldConfig, scenarios=SCENARIOS) -> float:
     """Balls the tracker finds per frame in real clips (val split, `num_clips` per scenario, equal shares).
     Cached: every candidate of `bench sampler` and every snapshot of target_curve.py compare with the same clips."""
-    return _real_ball_count(num_clips, tuple(dataclasses.asdict(config).items()), tuple(scenarios))
+    return float(sum(real_ball_fractions(num_clips, config, scenarios)))
+
+
+def real_ball_fractions(num_clips: int, config: WorldConfig, scenarios=SCENARIOS) -> tuple[float, ...]:
+    """ball_fractions of the real clips that real_ball_count counts (cached with it)."""
+    return _real_ball_fractions(num_clips, tuple(dataclasses.asdict(config).items()), tuple(scenarios))
 
 
 @functools.lru_cache(maxsize=4)
-def _real_ball_count(num_clips: int, config_items: tuple, scenarios: tuple) -> float:
+def _real_ball_fractions(num_clips: int, config_items: tuple, scenarios: tuple) -> tuple[float, ...]:
     config = WorldConfig(**dict(config_items))
-    return float(np.mean([ball_counts(make_clips(s, split_seeds("val", num_clips), config).frames)
-                          for s in scenarios]))
+    per_scenario = [ball_fractions(make_clips(s, split_seeds("val", num_clips), config).frames) for s in scenarios]
+    return tuple(float(f) for f in np.mean(per_scenario, axis=0))
 
 
 def unconditional_ball_counts(model, num_clips: int = 32, steps: int = DEFAULT_STEPS, seed: int = 0, config=None,
@@ -64,13 +75,18 @@ def unconditional_ball_counts(model, num_clips: int = 32, steps: int = DEFAULT_S
     """Balls found per frame in `num_clips` unconditional samples vs in real clips (val split, `num_clips` per
     scenario) of the scenarios the model was trained on, in equal shares as in its training set. A sample from
     nothing is a draw from that whole mix, so the clips of one scenario (mixed holds the most balls) would be the
-    wrong reference."""
+    wrong reference. by_colour says which balls are missing: the share of frames holding each colour, and
+    empty_frames the share of sample frames with no ball at all."""
     config = config or clip_config(model)
-    real_count = real_ball_count(num_clips, config, scenarios)
+    real = real_ball_fractions(num_clips, config, scenarios)
     blank = np.zeros((num_clips, config.num_frames, config.size, config.size, 3), np.uint8)  # only the shape
     samples = generate(model, blank, "unconditional", steps=steps, seed=seed, sampler=sampler)
-    model_count = ball_counts(samples)
-    return dict(model=model_count, real=real_count, ratio=model_count / real_count, scenarios=list(scenarios))
+    fractions = ball_fractions(samples)
+    _, found = track_balls(samples)
+    model_count, real_count = float(sum(fractions)), float(sum(real))
+    return dict(model=model_count, real=real_count, ratio=model_count / real_count, scenarios=list(scenarios),
+                by_colour={name: dict(model=m, real=r) for name, m, r in zip(BALL_COLOR_NAMES, fractions, real)},
+                empty_frames=float((~found.any(-1)).mean()))
 
 
 def context_sensitivity(model, clips_by_scenario: dict) -> dict:
@@ -114,8 +130,13 @@ def physics_markdown(physics: dict) -> list[str]:
     how = f" ({counts.get('sampler', 'ddpm').upper()}, {counts.get('steps', 25)} steps)"
     lines += ["", f"Unconditional samples{how}: the tracker finds {counts['model']:.2f} balls per frame, real clips "
                   f"have {counts['real']:.2f} (ratio {counts['ratio']:.2f}; real clips: {mix}, equal shares as in "
-                  "training).", "",
-              "### Does the model read its context? (one-shot x̂₀ at t = T-1, position error px)", "",
+                  "training)."]
+    if "by_colour" in counts:  # files written before it was measured have only the totals
+        lines += ["", "Which balls: the share of frames in which the tracker finds each colour, unconditional samples "
+                      "vs real clips: " + ", ".join(f"{name} {c['model']:.2f} vs {c['real']:.2f}"
+                                                    for name, c in counts["by_colour"].items())
+                  + f"; sample frames with no ball at all: {counts['empty_frames']:.0%}."]
+    lines += ["", "### Does the model read its context? (one-shot x̂₀ at t = T-1, position error px)", "",
               "| scenario | own given frames | another clip's | rise |", "|---|---|---|---|"]
     lines += [f"| {s} | {v['own']:.2f} | {v['swapped']:.2f} | {v['rise']:+.2f} |"
               for s, v in physics["context_sensitivity"].items()]
