@@ -81,8 +81,8 @@ def unconditional_ball_counts(model, num_clips: int = 32, steps: int = DEFAULT_S
     real = real_ball_fractions(num_clips, config, scenarios)
     blank = np.zeros((num_clips, config.num_frames, config.size, config.size, 3), np.uint8)  # only the shape
     samples = generate(model, blank, "unconditional", steps=steps, seed=seed, sampler=sampler)
-    fractions = ball_fractions(samples)
-    _, found = track_balls(samples)
+    _, found = track_balls(samples)  # (B, F, K)
+    fractions = [float(f) for f in found[..., :len(real)].mean((0, 1))]  # ball_fractions, tracked once
     model_count, real_count = float(sum(fractions)), float(sum(real))
     return dict(model=model_count, real=real_count, ratio=model_count / real_count, scenarios=list(scenarios),
                 by_colour={name: dict(model=m, real=r) for name, m, r in zip(BALL_COLOR_NAMES, fractions, real)},
