@@ -63,7 +63,10 @@ def test_cli_quick_speed_and_quality(tmp_path, tiny_checkpoint):
     physics = quality["physics"]
     assert set(physics["best_of_k"]) == {"drop", "roll"} and list(physics["best_of_k"]["drop"]) == ["1", "2"]
     assert physics["best_of_k"]["drop"]["2"] <= physics["best_of_k"]["drop"]["1"]  # more samples never hurt
-    assert set(physics["unconditional_ball_counts"]) == {"model", "real", "ratio", "scenarios", "sampler", "steps"}
+    counts = physics["unconditional_ball_counts"]
+    assert set(counts) == {"model", "real", "ratio", "scenarios", "sampler", "steps", "by_colour", "empty_frames"}
+    assert list(counts["by_colour"]) == ["red", "green", "blue"] and 0 <= counts["empty_frames"] <= 1
+    assert sum(c["model"] for c in counts["by_colour"].values()) == pytest.approx(counts["model"])
     assert len(physics["generalisation"]) == 2  # unseen seeds, changed world
     assert "unconditional samples: balls per frame within ±10 % of real clips" in quality["targets"]
     for name in ("uniform noise", "blank (no balls)"):  # reference rows: where "no information" scores
