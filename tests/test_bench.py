@@ -335,7 +335,7 @@ def test_stamp_records_the_command_as_a_user_would_type_it(monkeypatch, argv0, e
     assert common.stamp()["command"].startswith("minivdt") == expected.startswith("minivdt")
 
 
-def test_real_ball_count_simulates_the_reference_clips_once(monkeypatch):
+def test_real_ball_fractions_simulate_the_reference_clips_once(monkeypatch):
     """Every sampler candidate and every snapshot compares with the same real clips: simulated and tracked once."""
     from minivdt.apps.bench import physics
     from minivdt.world import WorldConfig, make_clips
@@ -343,11 +343,11 @@ def test_real_ball_count_simulates_the_reference_clips_once(monkeypatch):
     calls = []
     monkeypatch.setattr(physics, "make_clips", lambda *a, **k: calls.append(a[0]) or make_clips(*a, **k))
     physics._real_ball_fractions.cache_clear()
-    first = physics.real_ball_count(3, WorldConfig(), ("drop", "collide"))
+    first = physics.real_ball_fractions(3, WorldConfig(), ("drop", "collide"))
     assert calls == ["drop", "collide"]
-    assert physics.real_ball_count(3, WorldConfig(), ("drop", "collide")) == first and len(calls) == 2
-    assert first == pytest.approx((1 + 2) / 2, abs=0.1)  # one ball in drop, two in collide
-    physics.real_ball_count(3, WorldConfig(gravity=0.02), ("drop", "collide"))  # another world: its own clips
+    assert physics.real_ball_fractions(3, WorldConfig(), ("drop", "collide")) == first and len(calls) == 2
+    assert sum(first) == pytest.approx((1 + 2) / 2, abs=0.1)  # one ball in drop, two in collide
+    physics.real_ball_fractions(3, WorldConfig(gravity=0.02), ("drop", "collide"))  # another world: its own clips
     assert len(calls) == 4
 
 

@@ -13,6 +13,7 @@ from ...model import PRESETS, count_flops
 from ...training import load_model
 from .common import CNN_NAME, VDT_NAME
 from .quality import TRIVIAL
+from .report import laptop_gpu_columns
 
 RESULTS_START, RESULTS_END = "<!-- results: written by `minivdt bench card` -->", "<!-- /results -->"
 TIMES_START, TIMES_END = "<!-- lesson times: written by `minivdt bench card` -->", "<!-- /lesson times -->"
@@ -149,18 +150,16 @@ def gpu_line(laptop_gpu: dict | None) -> str | None:
     if not runs:
         return None
     run = max(runs, key=lambda r: r["train_seconds"])
-    names = next(iter(run["val"].values()))
-    model = next(n for n in names if n.startswith("laptop-gpu") and "DDPM" not in n)
-    bundled = next((n for n in names if n.startswith("bundled") and "DDPM" not in n), None)
-    mean = lambda name: sum(rows[name]["position_error"] for rows in run["val"].values()) / len(run["val"])  # noqa: E731
+    columns = laptop_gpu_columns(run)
+    mean = lambda errors: sum(errors.values()) / len(errors)  # noqa: E731  over the scenarios
     text = (f"With a GPU: the `{laptop_gpu['preset']}` preset (hidden {preset.hidden_size}, depth {preset.depth}, "
             f"patch {preset.patch_size}) trained for {run['train_seconds'] / 60:.1f} min on one {run['gpu']} "
-            f"({run['steps']} steps) scores a mean {mean(model):.2f} px (DDIM-1) over the {len(run['val'])} scenarios on "
-            f"{run['num_val_per_scenario']} validation clips each")
-    if bundled:
-        below = sum(rows[model]["position_error"] < rows[bundled]["position_error"] for rows in run["val"].values())
-        text += (f", against {mean(bundled):.2f} px for the bundled model on the same clips (below it on {below} of "
-                 f"{len(run['val'])} scenarios)")
+            f"({run['steps']} steps) scores a mean {mean(columns['error']):.2f} px (DDIM-1) over the "
+            f"{len(run['val'])} scenarios on {run['num_val_per_scenario']} validation clips each")
+    if columns["bundled"]:
+        below = sum(e < columns["bundled_error"][s] for s, e in columns["error"].items())
+        text += (f", against {mean(columns['bundled_error']):.2f} px for the bundled model on the same clips (below "
+                 f"it on {below} of {len(run['val'])} scenarios)")
     return text + " (`assets/benchmarks/laptop_gpu.json`, made by `assets/laptop_gpu_check.py`; no GPU weights ship)."
 
 

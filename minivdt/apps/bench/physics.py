@@ -40,33 +40,23 @@ def best_of_k(model, clips, ks=(1, 4, 8), num_given: int = 8, steps: int = DEFAU
     return {str(k): float(per_sample[:k].min(0).mean()) for k in ks}
 
 
-def ball_counts(frames, num_balls: int = 3) -> float:
-    """Mean number of balls the tracker finds per frame of uint8 clips (B, F, H, W, 3)."""
-    return float(sum(ball_fractions(frames, num_balls)))
-
-
-def ball_fractions(frames, num_balls: int = 3) -> tuple[float, ...]:
-    """For each ball colour (BALL_COLOR_NAMES), the share of frames of uint8 clips (B, F, H, W, 3) in which the
-    tracker finds it; they sum to the balls per frame."""
-    _, found = track_balls(frames)  # (B, F, K)
-    return tuple(float(f) for f in found[..., :num_balls].mean((0, 1)))
-
-
-def real_ball_count(num_clips: int, config: WorldConfig, scenarios=SCENARIOS) -> float:
-    """Balls the tracker finds per frame in real clips (val split, `num_clips` per scenario, equal shares).
-    Cached: every candidate of `bench sampler` and every snapshot of target_curve.py compare with the same clips."""
-    return float(sum(real_ball_fractions(num_clips, config, scenarios)))
+def colour_shares(found, num_balls: int = 3) -> tuple[float, ...]:
+    """For each ball colour (BALL_COLOR_NAMES), the share of frames in which the tracker found it, from track_balls'
+    `found` (B, F, K); the shares sum to the balls found per frame."""
+    return tuple(float(f) for f in np.asarray(found)[..., :num_balls].mean((0, 1)))
 
 
 def real_ball_fractions(num_clips: int, config: WorldConfig, scenarios=SCENARIOS) -> tuple[float, ...]:
-    """ball_fractions of the real clips that real_ball_count counts (cached with it)."""
+    """colour_shares of real clips (val split, `num_clips` per scenario, equal shares of the scenarios).
+    Cached: every candidate of `bench sampler` and every snapshot of target_curve.py compare with the same clips."""
     return _real_ball_fractions(num_clips, tuple(dataclasses.asdict(config).items()), tuple(scenarios))
 
 
 @functools.lru_cache(maxsize=4)
 def _real_ball_fractions(num_clips: int, config_items: tuple, scenarios: tuple) -> tuple[float, ...]:
     config = WorldConfig(**dict(config_items))
-    per_scenario = [ball_fractions(make_clips(s, split_seeds("val", num_clips), config).frames) for s in scenarios]
+    per_scenario = [colour_shares(track_balls(make_clips(s, split_seeds("val", num_clips), config).frames)[1])
+                    for s in scenarios]
     return tuple(float(f) for f in np.mean(per_scenario, axis=0))
 
 
@@ -82,7 +72,7 @@ def unconditional_ball_counts(model, num_clips: int = 32, steps: int = DEFAULT_S
     blank = np.zeros((num_clips, config.num_frames, config.size, config.size, 3), np.uint8)  # only the shape
     samples = generate(model, blank, "unconditional", steps=steps, seed=seed, sampler=sampler)
     _, found = track_balls(samples)  # (B, F, K)
-    fractions = [float(f) for f in found[..., :len(real)].mean((0, 1))]  # ball_fractions, tracked once
+    fractions = colour_shares(found, len(real))
     model_count, real_count = float(sum(fractions)), float(sum(real))
     return dict(model=model_count, real=real_count, ratio=model_count / real_count, scenarios=list(scenarios),
                 by_colour={name: dict(model=m, real=r) for name, m, r in zip(BALL_COLOR_NAMES, fractions, real)},

@@ -292,9 +292,27 @@ def speed_verdict(threads: dict, simd: str | None = None) -> list[str]:
 LAPTOP_GPU_GIB = 8  # memory of a typical laptop GPU (4-8 GiB)
 
 
+def laptop_gpu_minutes(run: dict) -> float:
+    """A laptop_gpu_check run's training time rounded to half a minute: the runs at one patch size and one such
+    length are one point of the table (a rerun replaces it)."""
+    return round(run["train_seconds"] / 30) / 2
+
+
+def laptop_gpu_columns(run: dict) -> dict:
+    """The one-step (non-DDPM) columns of a laptop_gpu_check run: "names" in table order, "model" (the laptop-gpu
+    column) and "bundled" (the bundled CPU model's, None if not scored), with their errors per scenario in
+    "error" and "bundled_error"."""
+    names = [n for n in next(iter(run["val"].values())) if "DDPM" not in n]
+    model = next(n for n in names if n.startswith("laptop-gpu"))
+    bundled = next((n for n in names if n.startswith("bundled")), None)
+    errors = lambda name: {s: rows[name]["position_error"] for s, rows in run["val"].items()}  # noqa: E731
+    return dict(names=names, model=model, bundled=bundled, error=errors(model),
+                bundled_error=errors(bundled) if bundled else None)
+
+
 def laptop_gpu_markdown(g: dict) -> list[str]:
     """assets/laptop_gpu_check.py's result: memory and speed per patch size, then each short run against the
-    baselines (one run per patch size; runs from different GPU loans)."""
+    baselines (one run per patch size and length; runs from different GPU loans)."""
     runs = g["runs"]
     gpus = sorted({r["gpu"] for r in runs})
     lines = [f"Measured on {' and '.join(gpus)} ({len(runs)} GPU loan(s): "
@@ -306,42 +324,39 @@ def laptop_gpu_markdown(g: dict) -> list[str]:
                        [[p["patch_size"], p["tokens_per_clip"], f"{p['peak_memory_gib']:.1f} GiB",
                          f"{p['seconds_per_step']:.3f}", f"{steps * p['seconds_per_step'] / 60:.0f} min"]
                         for p in g["probes"]]) + [""]
-    means = {}  # (training minutes, patch size) -> mean DDIM-1 error of that run over the scenarios
+    means = {}  # (training minutes, patch size) -> (mean DDIM-1 error of that run over the scenarios, its steps)
     for run in runs:
-        names = [n for n in next(iter(run["val"].values())) if "DDPM" not in n]
+        columns = laptop_gpu_columns(run)
+        names, error = columns["names"], columns["error"]
         lines += [f"### A {run['train_seconds'] / 60:.1f}-minute run at patch {run['model']['patch_size']}", "",
                   f"Command: `{run['command']}` ({run['date']}). {run['steps']} steps in "
                   f"{run['train_seconds']:.0f} s, scored on {run['num_val_per_scenario']} validation clips per "
                   "scenario (position error, px; the bundled model as shipped on that date):", ""]
         lines += _md_table(["scenario"] + names, [[s] + [f"{rows[n]['position_error']:.2f}" for n in names]
                                                   for s, rows in run["val"].items()]) + [""]
-        model = next(n for n in names if n.startswith("laptop-gpu"))
-        error = {s: rows[model]["position_error"] for s, rows in run["val"].items()}
         wins = [s for s, rows in run["val"].items()
                 if error[s] < min(rows["copy_last_frame"]["position_error"], rows["constant_velocity"]["position_error"])]
         lines += [f"- It beats both copy-last and constant velocity on {len(wins)} of {len(run['val'])} scenarios."]
-        bundled = next((n for n in names if n.startswith("bundled")), None)
-        if bundled:
-            below = [s for s, rows in run["val"].items() if error[s] < rows[bundled]["position_error"]]
-            lines += [f"- It is below the bundled CPU model ({bundled}) on {len(below)} of {len(run['val'])} "
-                      "scenarios."]
+        if columns["bundled"]:
+            below = [s for s in error if error[s] < columns["bundled_error"][s]]
+            lines += [f"- It is below the bundled CPU model ({columns['bundled']}) on {len(below)} of "
+                      f"{len(run['val'])} scenarios."]
         lines += [""]
-        means[round(run["train_seconds"] / 30) / 2, run["model"]["patch_size"]] = sum(error.values()) / len(error)
+        means[laptop_gpu_minutes(run), run["model"]["patch_size"]] = (sum(error.values()) / len(error), run["steps"])
     memory = {p["patch_size"]: p["peak_memory_gib"] for p in g["probes"]}
     preset = PRESETS[g["preset"]].patch_size
     for minutes in sorted({m for m, _ in means}):
-        same = {p: e for (m, p), e in means.items() if m == minutes}
+        same = {p: v for (m, p), v in means.items() if m == minutes}  # patch -> (mean error, steps)
         if len(same) < 2:
             continue
-        steps = {r["model"]["patch_size"]: r["steps"] for r in runs if round(r["train_seconds"] / 30) / 2 == minutes}
         lines += [f"- Mean DDIM-1 error over the scenarios after the same {minutes:g} minutes: "
-                  + ", ".join(f"patch {p} {same[p]:.2f} px ({steps[p]} steps)" for p in sorted(same)) + ".", ""]
-        best = min(same, key=same.get)
+                  + ", ".join(f"patch {p} {same[p][0]:.2f} px ({same[p][1]} steps)" for p in sorted(same)) + ".", ""]
+        best = min(same, key=lambda p: same[p][0])
         if best != preset and memory.get(best, 0) > LAPTOP_GPU_GIB:
             lines += [f"- Patch {best} did better after the same minutes here, but its training step needs "
                       f"{memory[best]:.1f} GiB, more than the {LAPTOP_GPU_GIB} GiB of a typical laptop GPU: the "
                       f"preset keeps patch {preset} ({memory.get(preset, float('nan')):.1f} GiB).", ""]
-    at_preset = sorted((m, e) for (m, p), e in means.items() if p == preset)
+    at_preset = sorted((m, e) for (m, p), (e, _) in means.items() if p == preset)
     if len(at_preset) > 1:
         falls = all(later < earlier for (_, earlier), (_, later) in zip(at_preset, at_preset[1:]))
         lines += [f"- At the preset's patch {preset}, the mean DDIM-1 error "
