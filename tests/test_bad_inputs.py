@@ -169,6 +169,8 @@ FILE_CASES = [
     ("bench-md-under-file", ["bench", "speed", "--md", "{file}/B.md", "--out", "{tmp}/b"], None, "--md"),
     ("bench-sampler-candidate", ["bench", "sampler", "--checkpoint", "{model}", "--candidates", "ddim:0",
                                  "--out", "{tmp}/b", "--md", "{tmp}/B.md"], None, "candidates must look like NAME:STEPS"),
+    ("bench-recipe-arm", ["bench", "recipe", "--no-run", "--arms", "x0-high_noise", "x0-teleport", "--runs", "{tmp}/r",
+                          "--out", "{tmp}/b", "--md", "{tmp}/B.md"], None, "--arms must be among"),
 ]
 
 

@@ -103,13 +103,30 @@ def test_recipe_study_quick_and_resumable(tmp_path, capsys):
 
 def test_recipe_final_stage_is_its_own_section_with_paired_rows_for_every_task(tmp_path):
     """`--stage final` (several seeds): recipe_final.json and its own BENCHMARKS.md section, with the paired
-    comparison against x0-high_noise for forward prediction, backward prediction and interpolation."""
-    argv = ["bench", "recipe", "--quick", "--stage", "final", "--seeds", "0", "1", "--arms", "x0-high_noise",
-            "x0-uniform", "--runs", str(tmp_path / "runs"), "--out", str(tmp_path), "--md", str(tmp_path / "B.md")]
+    comparison against x0-high_noise for forward prediction, backward prediction and interpolation. Before that,
+    `--no-run` reports the study while one seed of x0-uniform is still missing: it trains nothing, and the arm
+    is listed as unfinished instead of entering the tables with one seed."""
+    common = ["bench", "recipe", "--quick", "--stage", "final", "--runs", str(tmp_path / "runs"),
+              "--out", str(tmp_path), "--md", str(tmp_path / "B.md")]
+    assert cli.main(common + ["--seeds", "0", "1", "--arms", "x0-high_noise"]) == 0
+    assert cli.main(common + ["--seeds", "0", "--arms", "x0-uniform"]) == 0
+    finished = sorted((tmp_path / "runs").glob("*.json"))
+    assert cli.main(common + ["--no-run", "--seeds", "0", "1", "--arms", "x0-high_noise", "x0-uniform"]) == 0
+    assert sorted((tmp_path / "runs").glob("*.json")) == finished  # nothing trained
+    section = json.loads((tmp_path / "recipe_final.json").read_text())
+    assert [row["arm"] for row in section["rows"]] == ["x0-high_noise"] and section["paired"] == []
+    assert section["unfinished"] == {"x0-uniform": 1}
+    assert "Not finished yet, so not in the tables (seeds done of 2): x0-uniform (1)." in (tmp_path / "B.md").read_text()
+
+    argv = common + ["--seeds", "0", "1", "--arms", "x0-high_noise", "x0-uniform"]
     assert cli.main(argv) == 0
     section = json.loads((tmp_path / "recipe_final.json").read_text())
     assert not (tmp_path / "recipe.json").exists()
-    assert all(row["seeds"] == [0, 1] for row in section["rows"])
+    assert all(row["seeds"] == [0, 1] for row in section["rows"]) and section["unfinished"] == {}
+    runs = [json.loads(p.read_text())["curve"] for p in sorted((tmp_path / "runs").glob("x0-high_noise__s*.json"))]
+    assert len(runs) == 2  # the curve is the seeds' mean, point by point
+    assert [p["sampled"] for p in section["curves"]["x0-high_noise"]] == pytest.approx(
+        [(a["mean_position_error"] + b["mean_position_error"]) / 2 for a, b in zip(*runs)])
     paired = {p["task"]: p for p in section["paired"]}
     assert set(paired) == {"predict", "backward", "interpolate"}
     assert all(p["arm"] == "x0-uniform" and p["seeds"] == [0, 1] and p["clips"] == 4 for p in paired.values())
@@ -208,6 +225,7 @@ def test_recipe_verdict_compares_the_best_diffusion_arm_with_the_regressor_and_n
     assert "reaches 2.50 px one-shot" in text and "3.00 px for x0-high_noise," in text and "1.20x" in text
     assert "the given frames are not read yet): eps-uniform." in text
     assert "regressor" not in "\n".join(recipe_verdict(rows[:2]))
+    assert recipe_verdict(rows[:1]) == []  # one arm: no "lowest" to name
 
 
 def test_recipe_screen_says_it_is_a_screen_and_where_the_final_comparison_is(tmp_path):

@@ -211,7 +211,11 @@ def _add_recipe_args(parser):
     parser.add_argument("--budget-s", type=_positive_float, default=1200.0, help="process CPU seconds per arm (default 1200)")
     parser.add_argument("--stage", choices=("screen", "final"), default="screen",
                         help="which section the results make: the screen of every arm (recipe.json) or the final "
-                             "comparison of the close ones with several seeds and more clips (recipe_final.json)")
+                             "comparison of the close ones with several seeds and more clips (recipe_final.json; "
+                             "its default arms are recipe.FINAL_ARMS)")
+    parser.add_argument("--no-run", action="store_true",
+                        help="train nothing: report the arms already finished in --runs (a study still under way); "
+                             "arms missing a seed are listed as unfinished")
     _add_study_args(parser, "arms", "outputs/bench/recipe")
 
 

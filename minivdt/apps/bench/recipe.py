@@ -90,6 +90,12 @@ FACTORS = {
     "task mix": ("x0-high_noise", "x0-high_noise-predict_heavy"),
 }
 
+# The final comparison (`--stage final`): the arms the screen left within reach of the base arm, most telling first.
+# b32 (5.53 px on the screen) and the rest were behind at the end of the budget and at most points of their curves.
+# x0-uniform is here although it ended 0.44 px behind: its curve led the base arm's up to 900 CPU-s.
+FINAL_ARMS = ("x0-high_noise", "x0-high_noise-b8", "x0-high_noise-lr2e-3", "x0-high_noise-predict_heavy",
+              "x0-uniform", "x0-high_noise-lr5e-4")
+
 
 class BudgetReached(Exception):
     """Raised from the training callback once an arm has used its CPU budget."""
@@ -307,7 +313,7 @@ def paired_comparison(results: list[dict], reference: str = "x0-high_noise", tas
 
 def summarize(results: list[dict], table: dict | None = None) -> dict:
     """One row per arm of `table` (default ARMS; mean over its seeds) at the end of its budget, and its curve
-    points, for the report."""
+    points (also the mean over its seeds), for the report."""
     rows, curves = [], {}
     for name in (ARMS if table is None else table):
         runs = [r for r in results if r["arm"] == name and r["final"]]
@@ -325,9 +331,15 @@ def summarize(results: list[dict], table: dict | None = None) -> dict:
                          context_sensitivity=mean("context_sensitivity"),
                          other_tasks={task: float(np.mean([f[task]["mean_position_error"] for f in final]))
                                       for task in OTHER_TASKS if all(task in f for f in final)}))
-        curves[name] = [dict(cpu_s=p["cpu_s"], wall_s=p["wall_s"], step=p["step"], sampled=p["mean_position_error"],
-                             lost=float(np.mean(list(p["lost"].values()))), one_shot=p["x0_error_T"],
-                             swap=p["context_sensitivity"]) for p in runs[0]["curve"]]
+        # the curve averaged over the seeds, point by point (every seed is scored at the same fractions of the budget)
+        curves[name] = [dict(cpu_s=float(np.mean([p["cpu_s"] for p in points])),
+                             wall_s=float(np.mean([p["wall_s"] for p in points])),
+                             step=int(np.mean([p["step"] for p in points])),
+                             sampled=float(np.mean([p["mean_position_error"] for p in points])),
+                             lost=float(np.mean([np.mean(list(p["lost"].values())) for p in points])),
+                             one_shot=float(np.mean([p["x0_error_T"] for p in points])),
+                             swap=float(np.mean([p["context_sensitivity"] for p in points])))
+                        for points in zip(*(r["curve"] for r in runs))]
     return dict(rows=rows, curves=curves)
 
 
@@ -338,9 +350,11 @@ def plot_curves(summary: dict, path) -> Path:
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
+    seeds = {row["arm"]: len(row["seeds"]) for row in summary["rows"]}
     for name, points in summary["curves"].items():
         seconds = [p["cpu_s"] for p in points]
-        line, = axes[0].plot(seconds, [p["sampled"] for p in points], marker="o", label=name)
+        label = f"{name} (mean of {seeds[name]} seeds)" if seeds.get(name, 1) > 1 else name
+        line, = axes[0].plot(seconds, [p["sampled"] for p in points], marker="o", label=label)
         axes[1].plot(seconds, [p["one_shot"] for p in points], marker="o", color=line.get_color())
     axes[0].set(title=f"sampled future ({STUDY_SAMPLER}, {STUDY_STEPS} steps)", xlabel="training CPU seconds",
                 ylabel="position error px (val)")
@@ -370,20 +384,32 @@ def main(args) -> dict:
     from .report import load_sections, write_benchmarks_md
 
     set_threads(args)
-    arms = args.arms or list(ARMS)
+    arms = args.arms or list(ARMS if args.stage == "screen" else FINAL_ARMS)
+    unknown = [a for a in arms if a not in ARMS]
+    if unknown:
+        raise ValueError(f"--arms must be among {list(ARMS)}, got unknown {unknown}")
     budget, num_val = (2.0, 1) if args.quick else (args.budget_s, args.num_val)
     if not budget > 0 or num_val < 1:
         raise ValueError(f"--budget-s must be > 0 and --num-val >= 1, got {budget} and {num_val}")
-    results = run_study(arms, tuple(args.seeds), budget, num_val, args.runs, steps=2 if args.quick else STUDY_STEPS,
-                        num_train_clips=40 if args.quick else None, model_overrides=QUICK_MODEL if args.quick else None)
-    results = [r for r in select(results, num_val, budget) if r["arm"] in arms]
+    if args.no_run:  # report a study still under way: what is finished in --runs, nothing trained
+        results = load_results(args.runs) if Path(args.runs).is_dir() else []
+    else:
+        results = run_study(arms, tuple(args.seeds), budget, num_val, args.runs,
+                            steps=2 if args.quick else STUDY_STEPS, num_train_clips=40 if args.quick else None,
+                            model_overrides=QUICK_MODEL if args.quick else None)
+    results = [r for r in select(results, num_val, budget) if r["arm"] in arms and r["seed"] in args.seeds]
+    # an arm enters the table only with every requested seed finished; the others are listed as unfinished
+    done = {a: sorted(r["seed"] for r in results if r["arm"] == a) for a in arms}
+    complete = [a for a in arms if len(done[a]) == len(set(args.seeds))]
+    unfinished = {a: len(done[a]) for a in arms if a not in complete}
+    results = [r for r in results if r["arm"] in complete]
     summary = summarize(results)
     summary["paired"] = [row for task in ("predict",) + OTHER_TASKS for row in paired_comparison(results, task=task)]
     # the screen (one seed, few clips, every arm) and the final comparison (the close arms, several seeds, more
     # clips) are two sections of BENCHMARKS.md
     name = "recipe" if args.stage == "screen" else "recipe_final"
     section = dict(section=name, quick=args.quick, num_val_per_scenario=num_val, base=BASE, arms=ARMS,
-                   **summary, **stamp())
+                   seeds=sorted(set(args.seeds)), unfinished=unfinished, **summary, **stamp())
     section["plot"] = str(plot_curves(summary, Path(args.out) / f"{name}_curves.png").resolve())
     print(format_summary(summary))
     print(f"wrote {write_json(section, Path(args.out) / f'{name}.json')}")

@@ -30,7 +30,7 @@ def _md_stamp(section) -> list[str]:
 def recipe_verdict(rows: list[dict], ignores_context_px: float = 0.1) -> list[str]:
     """What the recipe table says, computed from it: the best arm by each score, and the arms whose one-shot x̂₀
     hardly moves when the context is swapped (they have not learned to read the given frames)."""
-    if not rows:
+    if len(rows) < 2:  # nothing to compare yet
         return []
     best = lambda key: min(rows, key=lambda a: a[key])  # noqa: E731
     lines = [f"- Lowest sampled error: **{best('mean_position_error')['arm']}** "
@@ -100,8 +100,12 @@ def recipe_markdown(r: dict, path, has_final: bool = False) -> list[str]:
                              f"{p['difference']:+.2f}", f"{p['se']:.2f}",
                              f"{abs(p['difference']) / p['se']:.1f}" if p["se"] > 0 else "n/a"]
                             for p in r["paired"]]) + [""]
+    if r.get("unfinished"):
+        lines.append(f"- Not finished yet, so not in the tables (seeds done of {len(r['seeds'])}): "
+                     + ", ".join(f"{a} ({n})" for a, n in r["unfinished"].items()) + ".")
     if not final:
-        missing = [a for a in r.get("arms", {}) if a not in {row["arm"] for row in r["rows"]}]
+        missing = [a for a in r.get("arms", {}) if a not in {row["arm"] for row in r["rows"]}
+                   and a not in r.get("unfinished", {})]
         seeds = sorted({len(row["seeds"]) for row in r["rows"]})
         lines.append("- " + (f"Not run yet: {', '.join(missing)}. " if missing else "")
                      + f"The arms above ran with {' or '.join(map(str, seeds))} seed(s) on "
@@ -112,7 +116,7 @@ def recipe_markdown(r: dict, path, has_final: bool = False) -> list[str]:
     lines += [""]
     if r.get("plot"):
         lines += [f"![recipe curves]({os.path.relpath(r['plot'], Path(path).resolve().parent)})", ""]
-    return lines
+    return [line for i, line in enumerate(lines) if line or i == 0 or lines[i - 1]]  # no double blank lines
 
 
 LOST_TARGET, BALL_COUNT_TARGET = 0.03, 0.10  # the issue's targets: lost balls < 3 %, balls per frame within ±10 %
