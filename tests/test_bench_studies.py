@@ -228,6 +228,19 @@ def test_recipe_verdict_compares_the_best_diffusion_arm_with_the_regressor_and_n
     assert recipe_verdict(rows[:1]) == []  # one arm: no "lowest" to name
 
 
+def test_paired_verdict_separates_arms_by_their_paired_standard_error():
+    from minivdt.apps.bench.report import paired_verdict
+
+    base = dict(reference="x0-high_noise", task="predict", seeds=[0, 1], clips=256)
+    paired = [dict(base, arm="b8", difference=-0.30, se=0.05), dict(base, arm="lr2e-3", difference=-0.06, se=0.06),
+              dict(base, arm="uniform", difference=0.25, se=0.10), dict(base, arm="b8", task="backward",
+                                                                        difference=0.01, se=0.05)]
+    assert paired_verdict(paired) == [
+        "- predict, against x0-high_noise: better by more than 2 SE: b8 (-0.30 px); worse by more than 2 SE: "
+        "uniform (+0.25 px); within 2 SE (not told apart on these clips): lr2e-3.",
+        "- backward, against x0-high_noise: within 2 SE (not told apart on these clips): b8."]
+
+
 def test_recipe_screen_says_it_is_a_screen_and_where_the_final_comparison_is(tmp_path):
     from minivdt.apps.bench.report import recipe_markdown
 

@@ -61,6 +61,23 @@ def recipe_verdict(rows: list[dict], ignores_context_px: float = 0.1) -> list[st
     return lines
 
 
+def paired_verdict(paired: list[dict], z: float = 2.0) -> list[str]:
+    """Which arms differ from the reference by more than `z` paired standard errors, task by task; the rest are
+    within clip-to-clip noise of it."""
+    lines = []
+    for task in dict.fromkeys(p.get("task", "predict") for p in paired):
+        rows = [p for p in paired if p.get("task", "predict") == task]
+        groups = {"better": [p for p in rows if p["difference"] < -z * p["se"]],
+                  "worse": [p for p in rows if p["difference"] > z * p["se"]]}
+        tied = [p for p in rows if p not in groups["better"] and p not in groups["worse"]]
+        parts = [f"{word} by more than {z:g} SE: " + ", ".join(f"{p['arm']} ({p['difference']:+.2f} px)" for p in ps)
+                 for word, ps in groups.items() if ps]
+        if tied:
+            parts.append(f"within {z:g} SE (not told apart on these clips): " + ", ".join(p["arm"] for p in tied))
+        lines.append(f"- {task}, against {rows[0]['reference']}: " + "; ".join(parts) + ".")
+    return lines
+
+
 def recipe_markdown(r: dict, path, has_final: bool = False) -> list[str]:
     """The recipe screen (every arm, one seed) or the final comparison (the close arms, several seeds, more clips);
     has_final: whether BENCHMARKS.md also has the final comparison (the screen then points to it)."""
@@ -100,6 +117,7 @@ def recipe_markdown(r: dict, path, has_final: bool = False) -> list[str]:
                              f"{p['difference']:+.2f}", f"{p['se']:.2f}",
                              f"{abs(p['difference']) / p['se']:.1f}" if p["se"] > 0 else "n/a"]
                             for p in r["paired"]]) + [""]
+        lines += paired_verdict(r["paired"])
     if r.get("unfinished"):
         lines.append(f"- Not finished yet, so not in the tables (seeds done of {len(r['seeds'])}): "
                      + ", ".join(f"{a} ({n})" for a, n in r["unfinished"].items()) + ".")
