@@ -4,6 +4,7 @@ test_bench_studies.py. No timings are asserted (the machine is shared)."""
 
 import json
 import math
+import os
 import sys
 
 import numpy as np
@@ -371,3 +372,14 @@ def test_unconditional_counts_say_which_balls_are_missing(monkeypatch):
         best_of_k={"drop": {"1": 1.0}}, unconditional_ball_counts=counts, context_sensitivity={},
         generalisation={})))
     assert "red 0.50 vs 1.00, green 0.00 vs 0.00, blue 0.00 vs 0.00; sample frames with no ball at all: 50%." in text
+
+
+def test_benchmarks_page_shows_paths_inside_the_repository_relative_to_it(tmp_path):
+    """BENCHMARKS.md must not carry the measuring machine's folders: a checkpoint inside the page's folder is shown
+    relative to it; a path elsewhere, or a non-path ("argument"), is shown as given."""
+    from minivdt.apps.bench.report import _shown
+
+    page = tmp_path / "repo" / "BENCHMARKS.md"
+    assert _shown(str(tmp_path / "repo" / "assets" / "vdt-cpu-tiny"), page) == os.path.join("assets", "vdt-cpu-tiny")
+    assert _shown(str(tmp_path / "elsewhere"), page) == str(tmp_path / "elsewhere")
+    assert _shown("argument", page) == "argument"

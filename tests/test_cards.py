@@ -79,3 +79,17 @@ def test_gpu_line_reports_the_longest_run_at_the_preset_patch_against_the_bundle
     assert "trained for 4.5 min on one GPU X (10 steps) scores a mean 1.50 px (DDIM-1) over the 2 scenarios" in line
     assert "against 1.50 px for the bundled model on the same clips (below it on 1 of 2 scenarios)" in line
     assert card.gpu_line(None) is None and card.gpu_line(dict(preset="laptop-gpu", runs=[run(4, 9.0, 1, 1)])) is None
+
+
+def test_cnn_line_compares_the_vdt_with_the_equal_budget_cnn_and_is_absent_without_one():
+    def result(error):
+        return dict(position_error=error, lost_fraction=0.0)
+
+    quality = dict(results={"drop": {"VDT": result(2.0), "SimVP-CNN": result(1.0)},
+                            "roll": {"VDT": result(0.3), "SimVP-CNN": result(0.5)}},
+                   cnn=dict(train_seconds=3600.0), physics=dict(best_of_k={"drop": {"8": 1.5}, "roll": {"8": 0.25}}))
+    assert card.cnn_line(quality) == (
+        "The SimVP-CNN baseline, a deterministic regressor trained on forward prediction alone for the same 3600 s of "
+        "CPU as the VDT, is ahead of it on 1 of 2 scenarios: mean 0.75 px against the VDT's 1.15 px (the VDT's "
+        "error is 0.6–2.0× the CNN's; the best of 8 VDT samples per clip: 0.88 px).")
+    assert card.cnn_line(dict(quality, cnn=None)) is None  # a --no-cnn run

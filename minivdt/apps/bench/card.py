@@ -37,6 +37,27 @@ def results_table(quality: dict) -> list[str]:
     return lines
 
 
+def cnn_line(quality: dict) -> str | None:
+    """One sentence on the equal-budget SimVP-CNN, when the quality run has one: a deterministic regressor trained
+    on forward prediction alone for the VDT's training time, the stronger baseline the VDT is measured against."""
+    cnn = quality.get("cnn")
+    results = quality["results"]
+    if not cnn or any(CNN_NAME not in r for r in results.values()):
+        return None
+    error = lambda method: {s: r[method]["position_error"] for s, r in results.items()}  # noqa: E731
+    vdt, simvp = error(VDT_NAME), error(CNN_NAME)
+    ratios = [vdt[s] / simvp[s] for s in results]
+    ahead = sum(simvp[s] < vdt[s] for s in results)
+    mean = lambda errors: sum(errors.values()) / len(errors)  # noqa: E731  over the scenarios
+    best = (quality.get("physics") or {}).get("best_of_k") or {}
+    best8 = [v["8"] for v in best.values() if "8" in v]
+    return (f"The {CNN_NAME} baseline, a deterministic regressor trained on forward prediction alone for the same "
+            f"{cnn['train_seconds']:.0f} s of CPU as the VDT, is ahead of it on {ahead} of {len(results)} scenarios: "
+            f"mean {mean(simvp):.2f} px against the VDT's {mean(vdt):.2f} px (the VDT's error is "
+            f"{min(ratios):.1f}–{max(ratios):.1f}× the CNN's"
+            + (f"; the best of 8 VDT samples per clip: {sum(best8) / len(best8):.2f} px" if best8 else "") + ").")
+
+
 def targets_summary(quality: dict) -> list[str]:
     targets = quality["targets"]
     measured = {n: t for n, t in targets.items() if t.get("measured", True)}
@@ -122,7 +143,9 @@ def model_card(model_dir, bench_dir, name: str = "vdt-cpu-tiny") -> str:
         lines += ["## How good it is (`BENCHMARKS.md`)", "",
                   f"{quality['num_clips']} test clips per scenario (never seen in training or in choosing the "
                   f"sampler), mean position error of the {quality['num_given']} predicted frames; measured "
-                  f"{quality['date']}.", ""] + results_table(quality) + [""] + targets_summary(quality) + [""]
+                  f"{quality['date']}.", ""] + results_table(quality) + [""]
+        cnn = cnn_line(quality)
+        lines += ([cnn, ""] if cnn else []) + targets_summary(quality) + [""]
     return "\n".join(lines)
 
 
@@ -137,7 +160,7 @@ def readme_results(bench_dir) -> str:
     return "\n".join([f"The bundled model on {quality['num_clips']} held-out test clips per scenario "
                       f"({sampler.upper()}, {steps} step{'s' if steps > 1 else ''}; position error in pixels, "
                       f"lower is better; from `assets/benchmarks/quality.json`):", ""] + results_table(quality)
-                     + (["", gpu] if gpu else []))
+                     + [line for extra in (cnn_line(quality), gpu) if extra for line in ("", extra)])
 
 
 def gpu_line(laptop_gpu: dict | None) -> str | None:

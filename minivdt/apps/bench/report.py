@@ -61,6 +61,16 @@ def recipe_verdict(rows: list[dict], ignores_context_px: float = 0.1) -> list[st
     return lines
 
 
+def _shown(where: str, md_path) -> str:
+    """A path as BENCHMARKS.md shows it: relative to the file's folder (the repository) when it lies inside it,
+    so that the page does not carry the measuring machine's folders."""
+    try:
+        return os.path.relpath(Path(where).resolve(), Path(md_path).resolve().parent) if Path(where).is_absolute() \
+            and Path(where).resolve().is_relative_to(Path(md_path).resolve().parent) else where
+    except (OSError, ValueError):
+        return where
+
+
 def paired_verdict(paired: list[dict], z: float = 2.0) -> list[str]:
     """Which arms differ from the reference by more than `z` paired standard errors, task by task; the rest are
     within clip-to-clip noise of it."""
@@ -200,11 +210,13 @@ def write_benchmarks_md(results: dict, path="BENCHMARKS.md") -> Path:
         lines += ["## Prediction quality (8 given frames -> 8 predicted)", ""] + _md_stamp(q)
         steps = q["sampling_steps"]
         cnn = q.get("cnn")
+        source = _shown(cnn["budget_source"], path) if cnn else None
         cnn_text = (f"{CNN_NAME}: {cnn['parameters']:,} parameters, trained {cnn['train_seconds']:.0f} s "
-                    f"({cnn['steps']} steps; budget {cnn['budget_s']:.0f} s from {cnn['budget_source']}) on the same "
+                    f"({cnn['steps']} steps; budget {cnn['budget_s']:.0f} s from {source}) on the same "
                     f"{q['num_train_clips']} training clips." if cnn else
                     f"**No {CNN_NAME} in this run** (`--no-cnn`): the equal-budget CNN comparison is not measured.")
-        lines += [f"Checkpoint `{q['checkpoint']}`; {q['num_clips']} test clips per scenario; VDT sampled with "
+        lines += [f"Checkpoint `{_shown(q['checkpoint'], path)}`; {q['num_clips']} test clips per scenario; VDT "
+                  f"sampled with "
                   f"{steps} {q.get('sampler', 'ddpm').upper()} step{'s' if steps > 1 else ''}. " + cnn_text, ""]
         rows = [[s, m, f"{r['position_error']:.2f}", " ".join(f"{e:.1f}" for e in r["position_error_per_step"]),
                  f"{r['lost_fraction']:.3f}", f"{r['contact_accuracy']:.2f}", f"{r['psnr']:.1f}", f"{r['ssim']:.3f}"]
