@@ -228,7 +228,7 @@ def run_arm(name: str, seed: int, budget_s: float, val: dict, out_dir: Path, num
                  "step": step, **score(ema_model, val, steps, vae, other_tasks=len(curve) == num_marks - 1)}
         curve.append(point)
         print(f"  {name} seed {seed}: {used:.0f} CPU-s, step {step}, sampled {point['mean_position_error']:.2f} px, "
-              f"x̂0@T {point['x0_error_T']:.2f} px, swap +{point['context_sensitivity']:.2f} px", flush=True)
+              f"x̂0@T {point['x0_error_T']:.2f} px, swap {point['context_sensitivity']:+.2f} px", flush=True)
         paused["cpu"] += time.process_time() - pause_cpu
         paused["wall"] += time.perf_counter() - pause_wall
         if len(curve) == len(marks):
