@@ -243,6 +243,13 @@ def run_arm(name: str, seed: int, budget_s: float, val: dict, out_dir: Path, num
             "final": curve[-1] if curve else None, "threads": torch.get_num_threads()}
 
 
+def check_arms(arms, table: dict, name: str = "arms"):
+    """Refuse arm names `table` does not hold, before anything is trained or read."""
+    unknown = [a for a in arms if a not in table]
+    if unknown:
+        raise ValueError(f"{name} must be among {list(table)}, got unknown {unknown}")
+
+
 def run_study(arms, seeds=(0,), budget_s: float = 1200, num_val: int = 16, out="outputs/bench/recipe",
               steps: int = STUDY_STEPS, num_train_clips: int | None = None,
               model_overrides: dict | None = None, table: dict | None = None,
@@ -250,9 +257,7 @@ def run_study(arms, seeds=(0,), budget_s: float = 1200, num_val: int = 16, out="
     """Run every (arm, seed) not yet finished in `out`; returns all finished results found there. `table` maps
     arm names to their overrides of BASE (default ARMS); budget_steps replaces the CPU budget by a step count."""
     table = ARMS if table is None else table
-    unknown = [a for a in arms if a not in table]
-    if unknown:
-        raise ValueError(f"arms must be among {list(table)}, got unknown {unknown}")
+    check_arms(arms, table)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     val = validation_clips(num_val)
@@ -385,9 +390,7 @@ def main(args) -> dict:
 
     set_threads(args)
     arms = args.arms or list(ARMS if args.stage == "screen" else FINAL_ARMS)
-    unknown = [a for a in arms if a not in ARMS]
-    if unknown:
-        raise ValueError(f"--arms must be among {list(ARMS)}, got unknown {unknown}")
+    check_arms(arms, ARMS, "--arms")
     budget, num_val = (2.0, 1) if args.quick else (args.budget_s, args.num_val)
     if not budget > 0 or num_val < 1:
         raise ValueError(f"--budget-s must be > 0 and --num-val >= 1, got {budget} and {num_val}")
@@ -399,9 +402,9 @@ def main(args) -> dict:
                             model_overrides=QUICK_MODEL if args.quick else None)
     results = [r for r in select(results, num_val, budget) if r["arm"] in arms and r["seed"] in args.seeds]
     # an arm enters the table only with every requested seed finished; the others are listed as unfinished
-    done = {a: sorted(r["seed"] for r in results if r["arm"] == a) for a in arms}
-    complete = [a for a in arms if len(done[a]) == len(set(args.seeds))]
-    unfinished = {a: len(done[a]) for a in arms if a not in complete}
+    done = {a: sum(r["arm"] == a for r in results) for a in arms}  # seeds finished per arm
+    complete = [a for a in arms if done[a] == len(set(args.seeds))]
+    unfinished = {a: done[a] for a in arms if a not in complete}
     results = [r for r in results if r["arm"] in complete]
     summary = summarize(results)
     summary["paired"] = [row for task in ("predict",) + OTHER_TASKS for row in paired_comparison(results, task=task)]

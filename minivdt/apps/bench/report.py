@@ -64,10 +64,11 @@ def recipe_verdict(rows: list[dict], ignores_context_px: float = 0.1) -> list[st
 def _shown(where: str, md_path) -> str:
     """A path as BENCHMARKS.md shows it: relative to the file's folder (the repository) when it lies inside it,
     so that the page does not carry the measuring machine's folders."""
+    if not Path(where).is_absolute():
+        return where  # already relative, or not a path ("argument")
     try:
-        return os.path.relpath(Path(where).resolve(), Path(md_path).resolve().parent) if Path(where).is_absolute() \
-            and Path(where).resolve().is_relative_to(Path(md_path).resolve().parent) else where
-    except (OSError, ValueError):
+        return str(Path(where).resolve().relative_to(Path(md_path).resolve().parent))
+    except ValueError:  # outside the repository
         return where
 
 
