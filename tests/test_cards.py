@@ -93,3 +93,23 @@ def test_cnn_line_compares_the_vdt_with_the_equal_budget_cnn_and_is_absent_witho
         "CPU as the VDT, is ahead of it on 1 of 2 scenarios: mean 0.75 px against the VDT's 1.15 px (the VDT's "
         "error is 0.6–2.0× the CNN's; the best of 8 VDT samples per clip: 0.88 px).")
     assert card.cnn_line(dict(quality, cnn=None)) is None  # a --no-cnn run
+
+
+def test_recipe_line_sorts_each_final_arm_into_better_worse_or_within_per_task():
+    def pair(arm, task, difference):
+        return dict(arm=arm, reference="base", task=task, difference=difference, se=0.1)
+
+    final = dict(seeds=[0, 1], num_val_per_scenario=64, rows=[dict(budget_cpu_s=1200)], unfinished={"slow": 1},
+                 paired=[pair("mixed", "predict", -0.3), pair("mixed", "backward", 0.3),
+                         pair("mixed", "interpolate", 0.1), pair("loser", "predict", 0.5),
+                         pair("loser", "backward", 0.5), pair("loser", "interpolate", 0.5)])
+    line = card.recipe_line(final)
+    assert "trained 3 recipes for 1200 CPU-s each (2 seeds, 64 validation clips" in line
+    assert "no arm beats it by more than 2 paired SE on every task" in line
+    assert ("mixed: better on predict (-0.30 px), worse on backward (+0.30 px), within 2 SE on interpolate (+0.10 px)"
+            in line)
+    assert "loser: worse on predict (+0.50 px) and backward (+0.50 px) and interpolate (+0.50 px)" in line
+    assert "Not finished: slow" in line
+    winner = [pair("best", task, -0.5) for task in ("predict", "backward", "interpolate")]
+    assert "best beats it by more than 2 paired SE on every task" in card.recipe_line(dict(final, paired=winner))
+    assert card.recipe_line(None) is None and card.recipe_line(dict(final, paired=[])) is None

@@ -157,10 +157,42 @@ def readme_results(bench_dir) -> str:
     sampler = quality.get("sampler", next(iter(SCHEDULERS)))
     steps = quality["sampling_steps"]
     gpu = gpu_line(_load(Path(bench_dir) / "laptop_gpu.json"))
+    recipe = recipe_line(_load(Path(bench_dir) / "recipe_final.json"))
     return "\n".join([f"The bundled model on {quality['num_clips']} held-out test clips per scenario "
                       f"({sampler.upper()}, {steps} step{'s' if steps > 1 else ''}; position error in pixels, "
                       f"lower is better; from `assets/benchmarks/quality.json`):", ""] + results_table(quality)
-                     + [line for extra in (cnn_line(quality), gpu) if extra for line in ("", extra)])
+                     + [line for extra in (cnn_line(quality), gpu, recipe) if extra for line in ("", extra)])
+
+
+def recipe_line(final: dict | None, z: float = 2.0) -> str | None:
+    """One sentence on why the bundled recipe stays: each arm of the recipe study's final comparison
+    (recipe_final.json), paired against the bundled recipe task by task, is better, worse or within `z` paired SE."""
+    if not final or not final.get("paired"):
+        return None
+    arms = list(dict.fromkeys(p["arm"] for p in final["paired"]))
+    tasks = list(dict.fromkeys(p["task"] for p in final["paired"]))
+
+    def verdict(p):
+        return "better" if p["difference"] < -z * p["se"] else "worse" if p["difference"] > z * p["se"] else "within"
+
+    parts, winners = [], []
+    for arm in arms:
+        rows = [p for p in final["paired"] if p["arm"] == arm]
+        by_word = {w: [p for p in rows if verdict(p) == w] for w in ("better", "worse", "within")}
+        if len(by_word["better"]) == len(tasks):
+            winners.append(arm)
+        words = [(f"within {z:g} SE" if w == "within" else w) + " on " + " and ".join(
+                 f"{p['task']} ({p['difference']:+.2f} px)" for p in ps) for w, ps in by_word.items() if ps]
+        parts.append(f"{arm}: " + ", ".join(words))
+    lead = (f"{' and '.join(winners)} beat{'s' if len(winners) == 1 else ''} it by more than {z:g} paired SE on "
+            "every task" if winners else f"no arm beats it by more than {z:g} paired SE on every task")
+    unfinished = list(final.get("unfinished") or {})
+    return (f"Why this recipe: the recipe study's final comparison trained {len(arms) + 1} recipes for "
+            f"{final['rows'][0]['budget_cpu_s']:g} CPU-s each ({len(final['seeds'])} seeds, "
+            f"{final['num_val_per_scenario']} validation clips per scenario) and paired each against the bundled "
+            f"recipe, {final['paired'][0]['reference']}, on {', '.join(tasks)}: {lead}. " + "; ".join(parts)
+            + (f". Not finished: {', '.join(unfinished)}" if unfinished else "")
+            + " (`assets/benchmarks/recipe_final.json`, BENCHMARKS.md).")
 
 
 def gpu_line(laptop_gpu: dict | None) -> str | None:
