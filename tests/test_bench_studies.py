@@ -134,6 +134,26 @@ def test_recipe_final_stage_is_its_own_section_with_paired_rows_for_every_task(t
     assert "## Recipe study, final comparison" in text and "| x0-uniform | interpolate | 0 1 | 4 |" in text
     assert (tmp_path / "recipe_final_curves.png").is_file()
 
+    # a block: an arm left unfinished in the final comparison, finished on another host beside a rerun base arm
+    # (here x0-uniform's runs stand in for x0-high_noise-b8's), is its own section, paired within the block only
+    arms = ["--seeds", "0", "1", "--arms", "x0-high_noise", "x0-uniform", "x0-high_noise-b8"]
+    assert cli.main(common + ["--no-run"] + arms) == 0
+    block_runs = tmp_path / "block_runs"
+    block_runs.mkdir()
+    for path in (tmp_path / "runs").glob("*.json"):
+        run = json.loads(path.read_text())
+        run["arm"] = "x0-high_noise-b8" if run["arm"] == "x0-uniform" else run["arm"]
+        (block_runs / path.name.replace("x0-uniform", "x0-high_noise-b8")).write_text(json.dumps(run))
+    assert cli.main(common + ["--no-run", "--block", "b2", "--runs", str(block_runs), "--seeds", "0", "1",
+                              "--arms", "x0-high_noise", "x0-high_noise-b8"]) == 0
+    block = json.loads((tmp_path / "recipe_final_b2.json").read_text())
+    assert block["block"] == "b2" and {p["arm"] for p in block["paired"]} == {"x0-high_noise-b8"}
+    assert json.loads((tmp_path / "recipe_final.json").read_text())["unfinished"] == {"x0-high_noise-b8": 0}
+    text = (tmp_path / "B.md").read_text()
+    assert "## Recipe study, final comparison: block b2" in text
+    assert "x0-high_noise-b8 (0; finished in block b2 below)." in text
+    assert text.index("## Recipe study, final comparison (") < text.index("## Recipe study, final comparison: block")
+
 
 @pytest.mark.parametrize("task, generated", [("predict", range(8, 16)), ("backward", range(0, 8)),
                                              ("interpolate", range(4, 12))])

@@ -99,7 +99,8 @@ def test_recipe_line_sorts_each_final_arm_into_better_worse_or_within_per_task()
     def pair(arm, task, difference):
         return dict(arm=arm, reference="base", task=task, difference=difference, se=0.1)
 
-    final = dict(seeds=[0, 1], num_val_per_scenario=64, rows=[dict(budget_cpu_s=1200)], unfinished={"slow": 1},
+    final = dict(section="recipe_final", seeds=[0, 1], num_val_per_scenario=64, rows=[dict(budget_cpu_s=1200)],
+                 unfinished={"slow": 1, "never": 0},
                  paired=[pair("mixed", "predict", -0.3), pair("mixed", "backward", 0.3),
                          pair("mixed", "interpolate", 0.1), pair("loser", "predict", 0.5),
                          pair("loser", "backward", 0.5), pair("loser", "interpolate", 0.5)])
@@ -109,7 +110,15 @@ def test_recipe_line_sorts_each_final_arm_into_better_worse_or_within_per_task()
     assert ("mixed: better on predict (-0.30 px), worse on backward (+0.30 px), within 2 SE on interpolate (+0.10 px)"
             in line)
     assert "loser: worse on predict (+0.50 px) and backward (+0.50 px) and interpolate (+0.50 px)" in line
-    assert "Not finished: slow" in line
+    assert "Not finished: slow, never (`assets/benchmarks/recipe_final.json" in line
     winner = [pair("best", task, -0.5) for task in ("predict", "backward", "interpolate")]
     assert "best beats it by more than 2 paired SE on every task" in card.recipe_line(dict(final, paired=winner))
+    # a block: the unfinished arm finished on another host, with the base arm rerun there
+    block = dict(final, section="recipe_final_xeon", block="xeon", unfinished={}, rows=[dict(budget_cpu_s=1200,
+                 arm="slow")], paired=[pair("slow", "predict", 0.0)])
+    assert ("Not finished: slow (finished in block xeon), never (`assets/benchmarks/recipe_final.json"
+            in card.recipe_line(final, blocks=[block]))
+    line = card.recipe_line(block)
+    assert line.startswith("In its block xeon, run on another host with the bundled recipe rerun")
+    assert "slow: within 2 SE on predict (+0.00 px)" in line and "recipe_final_xeon.json" in line
     assert card.recipe_line(None) is None and card.recipe_line(dict(final, paired=[])) is None

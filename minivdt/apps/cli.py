@@ -216,6 +216,11 @@ def _add_recipe_args(parser):
     parser.add_argument("--no-run", action="store_true",
                         help="train nothing: report the arms already finished in --runs (a study still under way); "
                              "arms missing a seed are listed as unfinished")
+    parser.add_argument("--block", default=None,
+                        help="with --stage final: a block of runs made on one host, with the base arm rerun beside "
+                             "the others, when a study had to go on on another machine (a CPU second is not the "
+                             "same work on every host); its own section, recipe_final_BLOCK.json, pairs arms only "
+                             "within the block (lower-case letters and digits)")
     _add_study_args(parser, "arms", "outputs/bench/recipe")
 
 

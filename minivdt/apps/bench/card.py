@@ -157,16 +157,20 @@ def readme_results(bench_dir) -> str:
     sampler = quality.get("sampler", next(iter(SCHEDULERS)))
     steps = quality["sampling_steps"]
     gpu = gpu_line(_load(Path(bench_dir) / "laptop_gpu.json"))
-    recipe = recipe_line(_load(Path(bench_dir) / "recipe_final.json"))
+    blocks = [_load(p) for p in sorted(Path(bench_dir).glob("recipe_final_*.json"))]
+    recipe = [recipe_line(_load(Path(bench_dir) / "recipe_final.json"), blocks=blocks)]
+    recipe += [recipe_line(b) for b in blocks]
     return "\n".join([f"The bundled model on {quality['num_clips']} held-out test clips per scenario "
                       f"({sampler.upper()}, {steps} step{'s' if steps > 1 else ''}; position error in pixels, "
                       f"lower is better; from `assets/benchmarks/quality.json`):", ""] + results_table(quality)
-                     + [line for extra in (cnn_line(quality), gpu, recipe) if extra for line in ("", extra)])
+                     + [line for extra in (cnn_line(quality), gpu, *recipe) if extra for line in ("", extra)])
 
 
-def recipe_line(final: dict | None, z: float = 2.0) -> str | None:
+def recipe_line(final: dict | None, z: float = 2.0, blocks=()) -> str | None:
     """One sentence on why the bundled recipe stays: each arm of the recipe study's final comparison
-    (recipe_final.json), paired against the bundled recipe task by task, is better, worse or within `z` paired SE."""
+    (recipe_final.json, or one of its blocks: recipe_final_BLOCK.json, runs made on another host with the base arm
+    rerun), paired against the bundled recipe task by task, is better, worse or within `z` paired SE. blocks: the
+    final comparison's blocks, which may finish its unfinished arms."""
     if not final or not final.get("paired"):
         return None
     arms = list(dict.fromkeys(p["arm"] for p in final["paired"]))
@@ -186,13 +190,19 @@ def recipe_line(final: dict | None, z: float = 2.0) -> str | None:
         parts.append(f"{arm}: " + ", ".join(words))
     lead = (f"{' and '.join(winners)} beat{'s' if len(winners) == 1 else ''} it by more than {z:g} paired SE on "
             "every task" if winners else f"no arm beats it by more than {z:g} paired SE on every task")
-    unfinished = list(final.get("unfinished") or {})
-    return (f"Why this recipe: the recipe study's final comparison trained {len(arms) + 1} recipes for "
+    finished_in = {a: b["block"] for b in blocks for a in (final.get("unfinished") or {})
+                   if a in {row["arm"] for row in b["rows"]}}
+    unfinished = [a + (f" (finished in block {finished_in[a]})" if a in finished_in else "")
+                  for a in final.get("unfinished") or {}]
+    block = final.get("block")
+    opening = (f"In its block {block}, run on another host with the bundled recipe rerun beside the arms left "
+               "unfinished, the study" if block else "Why this recipe: the recipe study's final comparison")
+    return (f"{opening} trained {len(arms) + 1} recipes for "
             f"{final['rows'][0]['budget_cpu_s']:g} CPU-s each ({len(final['seeds'])} seeds, "
             f"{final['num_val_per_scenario']} validation clips per scenario) and paired each against the bundled "
             f"recipe, {final['paired'][0]['reference']}, on {', '.join(tasks)}: {lead}. " + "; ".join(parts)
             + (f". Not finished: {', '.join(unfinished)}" if unfinished else "")
-            + " (`assets/benchmarks/recipe_final.json`, BENCHMARKS.md).")
+            + f" (`assets/benchmarks/{final['section']}.json`, BENCHMARKS.md).")
 
 
 def gpu_line(laptop_gpu: dict | None) -> str | None:

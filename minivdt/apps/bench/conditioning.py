@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
 from ...model import count_flops, get_config
 from ...metrics import to_jsonable
 from .recipe import ARMS, BASE, STUDY_STEPS, run_study, select, summarize

@@ -19,6 +19,7 @@ an arm cut off mid-way starts again.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import time
 from pathlib import Path
@@ -394,6 +395,10 @@ def main(args) -> dict:
     budget, num_val = (2.0, 1) if args.quick else (args.budget_s, args.num_val)
     if not budget > 0 or num_val < 1:
         raise ValueError(f"--budget-s must be > 0 and --num-val >= 1, got {budget} and {num_val}")
+    block = getattr(args, "block", None)
+    if block is not None and (args.stage != "final" or not re.fullmatch(r"[a-z0-9]{1,20}", block)):
+        raise ValueError(f"--block must be 1-20 lower-case letters or digits, with --stage final; got {block!r} "
+                         f"with --stage {args.stage}")
     if args.no_run:  # report a study still under way: what is finished in --runs, nothing trained
         results = load_results(args.runs) if Path(args.runs).is_dir() else []
     else:
@@ -410,9 +415,10 @@ def main(args) -> dict:
     summary["paired"] = [row for task in ("predict",) + OTHER_TASKS for row in paired_comparison(results, task=task)]
     # the screen (one seed, few clips, every arm) and the final comparison (the close arms, several seeds, more
     # clips) are two sections of BENCHMARKS.md
-    name = "recipe" if args.stage == "screen" else "recipe_final"
+    # a block (runs made on another host, the base arm rerun beside them) is a third, separate section
+    name = "recipe" if args.stage == "screen" else "recipe_final" + (f"_{block}" if block else "")
     section = dict(section=name, quick=args.quick, num_val_per_scenario=num_val, base=BASE, arms=ARMS,
-                   seeds=sorted(set(args.seeds)), unfinished=unfinished, **summary, **stamp())
+                   seeds=sorted(set(args.seeds)), unfinished=unfinished, block=block, **summary, **stamp())
     section["plot"] = str(plot_curves(summary, Path(args.out) / f"{name}_curves.png").resolve())
     print(format_summary(summary))
     print(f"wrote {write_json(section, Path(args.out) / f'{name}.json')}")

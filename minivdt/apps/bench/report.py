@@ -89,21 +89,30 @@ def paired_verdict(paired: list[dict], z: float = 2.0) -> list[str]:
     return lines
 
 
-def recipe_markdown(r: dict, path, has_final: bool = False) -> list[str]:
-    """The recipe screen (every arm, one seed) or the final comparison (the close arms, several seeds, more clips);
-    has_final: whether BENCHMARKS.md also has the final comparison (the screen then points to it)."""
-    final = r["section"] == "recipe_final"
-    title = ("Recipe study, final comparison (the arms the screen left close)" if final
-             else "Recipe study (which training recipe learns physics on a CPU budget)")
+def recipe_markdown(r: dict, path, has_final: bool = False, blocks=()) -> list[str]:
+    """The recipe screen (every arm, one seed), the final comparison (the close arms, several seeds, more clips) or
+    a block of it (runs made on another host, with the base arm rerun beside them); has_final: whether
+    BENCHMARKS.md also has the final comparison (the screen then points to it); blocks: the final comparison's
+    blocks, which may finish arms left unfinished in it."""
+    final = r["section"].startswith("recipe_final")
+    title = ("Recipe study (which training recipe learns physics on a CPU budget)" if not final
+             else f"Recipe study, final comparison: block {r['block']} (on one host, the base arm rerun)"
+             if r.get("block") else "Recipe study, final comparison (the arms the screen left close)")
     lines = [f"## {title}", ""] + _md_stamp(r)
+    if r.get("block"):
+        lines += ["The arms left unfinished in the final comparison above were finished on another host, where a "
+                  "CPU second is different work, so the base arm ran again there beside them with the same seeds, "
+                  "and each arm is paired only against this block's base arm. Every run of this block ran on the "
+                  "machine stamped above.", ""]
     lines += [f"Every arm changes one thing of the base recipe {r['base']} and trains the cpu-tiny VDT for the "
               f"same process CPU seconds on the same clips and seed. Scored on {r['num_val_per_scenario']} "
               "validation clips per scenario (drop, projectile, roll, collide): position error of sampled "
               "futures, balls lost, one-shot x̂₀ error at t = T-1 and T/2, and how much the x̂₀ error at "
-              "t = T-1 rises when the given frames are another clip's (0 = the context is ignored). Arms ran in "
-              "different sessions, and this machine's host has changed between sessions (EPYCs with and without "
-              "AVX-512 have been seen), so a CPU second is not always the same work: the steps column says how "
-              "many updates each arm got.", ""]
+              "t = T-1 rises when the given frames are another clip's (0 = the context is ignored). "
+              + ("The steps column says how many updates each arm got." if r.get("block") else
+                 "Arms ran in different sessions, and this machine's host has changed between sessions (EPYCs with "
+                 "and without AVX-512, and an Intel Xeon with AMX, have been seen), so a CPU second is not always "
+                 "the same work: the steps column says how many updates each arm got."), ""]
     rows = [[a["arm"], len(a["seeds"]), f"{a['budget_cpu_s']:.0f}", a["steps"], f"{a['mean_position_error']:.2f}",
              " / ".join(f"{v:.2f}" for v in a["position_error"].values()), f"{a['lost']:.2f}",
              f"{a['x0_error_T']:.2f}", f"{a['x0_error_half']:.2f}", f"{a['context_sensitivity']:+.2f}"]
@@ -130,8 +139,10 @@ def recipe_markdown(r: dict, path, has_final: bool = False) -> list[str]:
                             for p in r["paired"]]) + [""]
         lines += paired_verdict(r["paired"])
     if r.get("unfinished"):
+        elsewhere = {a: b["block"] for b in blocks for a in r["unfinished"] if a in {row["arm"] for row in b["rows"]}}
         lines.append(f"- Not finished yet, so not in the tables (seeds done of {len(r['seeds'])}): "
-                     + ", ".join(f"{a} ({n})" for a, n in r["unfinished"].items()) + ".")
+                     + ", ".join(f"{a} ({n}" + (f"; finished in block {elsewhere[a]} below" if a in elsewhere else "")
+                                 + ")" for a, n in r["unfinished"].items()) + ".")
     if not final:
         missing = [a for a in r.get("arms", {}) if a not in {row["arm"] for row in r["rows"]}
                    and a not in r.get("unfinished", {})]
@@ -241,9 +252,11 @@ def write_benchmarks_md(results: dict, path="BENCHMARKS.md") -> Path:
             lines += [f"![learning curves]({os.path.relpath(q['plot'], Path(path).resolve().parent)})", ""]
     if results.get("target_curve"):
         lines += target_curve_markdown(results["target_curve"])
-    for name in ("recipe", "recipe_final"):
+    blocks = sorted(n for n in results if n.startswith("recipe_final_"))  # runs made on another host
+    for name in ("recipe", "recipe_final", *blocks):
         if results.get(name):
-            lines += recipe_markdown(results[name], path, has_final=bool(results.get("recipe_final")))
+            lines += recipe_markdown(results[name], path, has_final=bool(results.get("recipe_final")),
+                                     blocks=[results[b] for b in blocks] if name == "recipe_final" else ())
     for name, title in (("conditioning", "Conditioning race (lesson 6)"), ("scaling", "Quality against compute (lesson 8)")):
         if results.get(name):
             from importlib import import_module
@@ -403,7 +416,9 @@ def laptop_gpu_markdown(g: dict) -> list[str]:
 def load_sections(out_dir) -> dict:
     """Previously written sections (so `bench speed` keeps the quality section of BENCHMARKS.md, and back)."""
     sections = {}
-    for name in ("quality", "recipe", "recipe_final", "conditioning", "scaling", "laptop_gpu", "sampler", "speed"):
+    blocks = [p.stem for p in sorted(Path(out_dir).glob("recipe_final_*.json"))]  # the final comparison's blocks
+    for name in ("quality", "recipe", "recipe_final", *blocks, "conditioning", "scaling", "laptop_gpu", "sampler",
+                 "speed"):
         path = Path(out_dir) / f"{name}.json"
         if path.is_file():
             sections[name] = json.loads(path.read_text())
