@@ -1,7 +1,12 @@
-"""Bit-exact guards for code that a running training depends on: VDT.forward for every cond_mode x attention_mode,
-and the batches (clip indices, masks, RNG state) that training.make_batch draws, compared with outputs saved in
-tests/data/before_refactor.pt (torch 2.13 on CPU) by the code before it was reorganised. A bundled run resumes
-bit-exactly only while both stay identical."""
+"""Guards for code that a running training depends on: VDT.forward for every cond_mode x attention_mode, and the
+batches (clip indices, masks, RNG state) that training.make_batch draws, compared with outputs saved in
+tests/data/before_refactor.pt (torch 2.13 on CPU) by the code before it was reorganised.
+
+The batches must be bit-identical on any machine (integers and RNG state). The forward pass is bit-identical only
+on the CPU that saved it: another host's matmul kernels (AVX2 vs AVX-512/AMX) round differently, by up to 4.8e-7 on
+outputs of size ~1 (measured on an Intel Xeon with AMX against the AMD EPYC that saved them). So the forward is
+compared within 2e-6: nudging a single MLP bias by 1e-3 already moves the output by 3.9e-6 and fails. A resume is
+bit-exact only on one host."""
 
 import hashlib
 from pathlib import Path
@@ -14,7 +19,7 @@ from minivdt.masks import make_mask
 from minivdt.model import VDT
 from minivdt.training import make_batch, make_train_config
 
-REFERENCE = torch.load(Path(__file__).parent / "data" / "before_refactor.pt", weights_only=False)
+REFERENCE = torch.load(Path(__file__).parent / "data" / "before_refactor.pt", weights_only=True)
 
 
 def _sha(tensor):
@@ -23,7 +28,7 @@ def _sha(tensor):
 
 @pytest.mark.parametrize("cond_mode", ["concat", "adaln", "cross_attn"])
 @pytest.mark.parametrize("attention_mode", ["factorised", "joint"])
-def test_forward_is_bit_identical_to_the_saved_output(cond_mode, attention_mode):
+def test_forward_matches_the_saved_output_to_float_rounding(cond_mode, attention_mode):
     torch.manual_seed(0)
     model = VDT(input_size=16, patch_size=4, num_frames=4, hidden_size=32, depth=2, num_heads=2,
                 cond_mode=cond_mode, attention_mode=attention_mode)
@@ -37,7 +42,7 @@ def test_forward_is_bit_identical_to_the_saved_output(cond_mode, attention_mode)
                       make_mask("random", 1, 4, 16, 16, patch_size=4, generator=g)])
     with torch.no_grad():
         y = model(x, torch.tensor([3, 700]), video * (1 - mask), mask)
-    assert torch.equal(y, REFERENCE["forward"][f"{cond_mode}/{attention_mode}"])
+    torch.testing.assert_close(y, REFERENCE["forward"][f"{cond_mode}/{attention_mode}"], rtol=0, atol=2e-6)
 
 
 def test_training_batches_are_identical_to_the_saved_ones():
