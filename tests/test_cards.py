@@ -110,13 +110,13 @@ def test_recipe_line_sorts_each_final_arm_into_better_worse_or_within_per_task()
     assert ("mixed: better on predict (-0.30 px), worse on backward (+0.30 px), within 2 SE on interpolate (+0.10 px)"
             in line)
     assert "loser: worse on predict (+0.50 px) and backward (+0.50 px) and interpolate (+0.50 px)" in line
-    assert "Not finished: slow, never (`assets/benchmarks/recipe_final.json" in line
+    assert "Left unfinished here: slow, never (`assets/benchmarks/recipe_final.json" in line
     winner = [pair("best", task, -0.5) for task in ("predict", "backward", "interpolate")]
     assert "best beats it by more than 2 paired SE on every task" in card.recipe_line(dict(final, paired=winner))
     # a block: the unfinished arm finished on another host, with the base arm rerun there
     block = dict(final, section="recipe_final_xeon", block="xeon", unfinished={}, rows=[dict(budget_cpu_s=1200,
                  arm="slow")], paired=[pair("slow", "predict", 0.0)])
-    assert ("Not finished: slow (finished in block xeon), never (`assets/benchmarks/recipe_final.json"
+    assert ("Left unfinished here: slow (finished in block xeon), never (`assets/benchmarks/recipe_final.json"
             in card.recipe_line(final, blocks=[block]))
     line = card.recipe_line(block)
     assert line.startswith("In its block xeon, run on another host with the bundled recipe rerun")

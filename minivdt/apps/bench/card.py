@@ -201,7 +201,7 @@ def recipe_line(final: dict | None, z: float = 2.0, blocks=()) -> str | None:
             f"{final['rows'][0]['budget_cpu_s']:g} CPU-s each ({len(final['seeds'])} seeds, "
             f"{final['num_val_per_scenario']} validation clips per scenario) and paired each against the bundled "
             f"recipe, {final['paired'][0]['reference']}, on {', '.join(tasks)}: {lead}. " + "; ".join(parts)
-            + (f". Not finished: {', '.join(unfinished)}" if unfinished else "")
+            + (f". Left unfinished here: {', '.join(unfinished)}" if unfinished else "")
             + f" (`assets/benchmarks/{final['section']}.json`, BENCHMARKS.md).")
 
 
