@@ -13,7 +13,7 @@ from ...model import PRESETS, count_flops
 from ...training import load_model
 from .common import CNN_NAME, VDT_NAME
 from .quality import TRIVIAL
-from .report import laptop_gpu_columns
+from .report import final_blocks, finished_in_blocks, laptop_gpu_columns, load_sections, paired_word
 
 RESULTS_START, RESULTS_END = "<!-- results: written by `minivdt bench card` -->", "<!-- /results -->"
 TIMES_START, TIMES_END = "<!-- lesson times: written by `minivdt bench card` -->", "<!-- /lesson times -->"
@@ -157,9 +157,9 @@ def readme_results(bench_dir) -> str:
     sampler = quality.get("sampler", next(iter(SCHEDULERS)))
     steps = quality["sampling_steps"]
     gpu = gpu_line(_load(Path(bench_dir) / "laptop_gpu.json"))
-    blocks = [_load(p) for p in sorted(Path(bench_dir).glob("recipe_final_*.json"))]
-    recipe = [recipe_line(_load(Path(bench_dir) / "recipe_final.json"), blocks=blocks)]
-    recipe += [recipe_line(b) for b in blocks]
+    sections = load_sections(bench_dir)
+    blocks = [sections[name] for name in final_blocks(sections)]
+    recipe = [recipe_line(sections.get("recipe_final"), blocks=blocks)] + [recipe_line(b) for b in blocks]
     return "\n".join([f"The bundled model on {quality['num_clips']} held-out test clips per scenario "
                       f"({sampler.upper()}, {steps} step{'s' if steps > 1 else ''}; position error in pixels, "
                       f"lower is better; from `assets/benchmarks/quality.json`):", ""] + results_table(quality)
@@ -175,14 +175,10 @@ def recipe_line(final: dict | None, z: float = 2.0, blocks=()) -> str | None:
         return None
     arms = list(dict.fromkeys(p["arm"] for p in final["paired"]))
     tasks = list(dict.fromkeys(p["task"] for p in final["paired"]))
-
-    def verdict(p):
-        return "better" if p["difference"] < -z * p["se"] else "worse" if p["difference"] > z * p["se"] else "within"
-
     parts, winners = [], []
     for arm in arms:
         rows = [p for p in final["paired"] if p["arm"] == arm]
-        by_word = {w: [p for p in rows if verdict(p) == w] for w in ("better", "worse", "within")}
+        by_word = {w: [p for p in rows if paired_word(p, z) == w] for w in ("better", "worse", "within")}
         if len(by_word["better"]) == len(tasks):
             winners.append(arm)
         words = [(f"within {z:g} SE" if w == "within" else w) + " on " + " and ".join(
@@ -190,8 +186,7 @@ def recipe_line(final: dict | None, z: float = 2.0, blocks=()) -> str | None:
         parts.append(f"{arm}: " + ", ".join(words))
     lead = (f"{' and '.join(winners)} beat{'s' if len(winners) == 1 else ''} it by more than {z:g} paired SE on "
             "every task" if winners else f"no arm beats it by more than {z:g} paired SE on every task")
-    finished_in = {a: b["block"] for b in blocks for a in (final.get("unfinished") or {})
-                   if a in {row["arm"] for row in b["rows"]}}
+    finished_in = finished_in_blocks(final, blocks)
     unfinished = [a + (f" (finished in block {finished_in[a]})" if a in finished_in else "")
                   for a in final.get("unfinished") or {}]
     block = final.get("block")

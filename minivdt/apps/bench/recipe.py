@@ -395,7 +395,7 @@ def main(args) -> dict:
     budget, num_val = (2.0, 1) if args.quick else (args.budget_s, args.num_val)
     if not budget > 0 or num_val < 1:
         raise ValueError(f"--budget-s must be > 0 and --num-val >= 1, got {budget} and {num_val}")
-    block = getattr(args, "block", None)
+    block = args.block
     if block is not None and (args.stage != "final" or not re.fullmatch(r"[a-z0-9]{1,20}", block)):
         raise ValueError(f"--block must be 1-20 lower-case letters or digits, with --stage final; got {block!r} "
                          f"with --stage {args.stage}")

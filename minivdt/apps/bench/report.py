@@ -72,21 +72,38 @@ def _shown(where: str, md_path) -> str:
         return where
 
 
+def paired_word(p: dict, z: float = 2.0) -> str:
+    """A paired row's verdict against its reference: "better" or "worse" by more than `z` paired standard errors,
+    else "within" (clip-to-clip noise)."""
+    return "better" if p["difference"] < -z * p["se"] else "worse" if p["difference"] > z * p["se"] else "within"
+
+
 def paired_verdict(paired: list[dict], z: float = 2.0) -> list[str]:
     """Which arms differ from the reference by more than `z` paired standard errors, task by task; the rest are
     within clip-to-clip noise of it."""
     lines = []
     for task in dict.fromkeys(p.get("task", "predict") for p in paired):
         rows = [p for p in paired if p.get("task", "predict") == task]
-        groups = {"better": [p for p in rows if p["difference"] < -z * p["se"]],
-                  "worse": [p for p in rows if p["difference"] > z * p["se"]]}
-        tied = [p for p in rows if p not in groups["better"] and p not in groups["worse"]]
+        groups = {w: [p for p in rows if paired_word(p, z) == w] for w in ("better", "worse", "within")}
         parts = [f"{word} by more than {z:g} SE: " + ", ".join(f"{p['arm']} ({p['difference']:+.2f} px)" for p in ps)
-                 for word, ps in groups.items() if ps]
-        if tied:
-            parts.append(f"within {z:g} SE (not told apart on these clips): " + ", ".join(p["arm"] for p in tied))
+                 for word, ps in groups.items() if ps and word != "within"]
+        if groups["within"]:
+            parts.append(f"within {z:g} SE (not told apart on these clips): "
+                         + ", ".join(p["arm"] for p in groups["within"]))
         lines.append(f"- {task}, against {rows[0]['reference']}: " + "; ".join(parts) + ".")
     return lines
+
+
+def final_blocks(sections: dict) -> list[str]:
+    """The names of the final comparison's blocks among `sections` (recipe_final_BLOCK: runs made on another host,
+    the base arm rerun beside them), in name order."""
+    return sorted(n for n in sections if n.startswith("recipe_final_"))
+
+
+def finished_in_blocks(final: dict, blocks) -> dict:
+    """{arm: block name} for the arms `final` left unfinished that one of `blocks` finished."""
+    return {a: b["block"] for b in blocks for a in (final.get("unfinished") or {})
+            if a in {row["arm"] for row in b["rows"]}}
 
 
 def recipe_markdown(r: dict, path, has_final: bool = False, blocks=()) -> list[str]:
@@ -139,7 +156,7 @@ def recipe_markdown(r: dict, path, has_final: bool = False, blocks=()) -> list[s
                             for p in r["paired"]]) + [""]
         lines += paired_verdict(r["paired"])
     if r.get("unfinished"):
-        elsewhere = {a: b["block"] for b in blocks for a in r["unfinished"] if a in {row["arm"] for row in b["rows"]}}
+        elsewhere = finished_in_blocks(r, blocks)
         lines.append(f"- Not finished yet, so not in the tables (seeds done of {len(r['seeds'])}): "
                      + ", ".join(f"{a} ({n}" + (f"; finished in block {elsewhere[a]} below" if a in elsewhere else "")
                                  + ")" for a, n in r["unfinished"].items()) + ".")
@@ -252,7 +269,7 @@ def write_benchmarks_md(results: dict, path="BENCHMARKS.md") -> Path:
             lines += [f"![learning curves]({os.path.relpath(q['plot'], Path(path).resolve().parent)})", ""]
     if results.get("target_curve"):
         lines += target_curve_markdown(results["target_curve"])
-    blocks = sorted(n for n in results if n.startswith("recipe_final_"))  # runs made on another host
+    blocks = final_blocks(results)
     for name in ("recipe", "recipe_final", *blocks):
         if results.get(name):
             lines += recipe_markdown(results[name], path, has_final=bool(results.get("recipe_final")),
