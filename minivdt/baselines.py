@@ -265,3 +265,20 @@ def vdt_predictor(model, steps: int = DEFAULT_STEPS, seed: int = 0, sampler: str
                         sampler=sampler)[:, num_given:]
 
     return predict
+
+
+def vdt_sampler(model, steps: int = DEFAULT_STEPS, seed: int = 0, sampler: str = DEFAULT_SAMPLER):
+    """A sample_fn for metrics.evaluate_uncertain: num_samples futures of each clip, each from its own noise."""
+
+    def sample_futures(context, clips, num_future, num_samples):
+        predict = vdt_predictor(model, steps, seed, sampler)
+        repeated = np.repeat(context, num_samples, axis=0)  # (B * S, G, H, W, 3): sample s of clip b is row b * S + s
+        out = predict(repeated, clips, num_future)
+        return out.reshape((len(context), num_samples) + out.shape[1:])
+
+    return sample_futures
+
+
+def deterministic_sampler(predict_fn):
+    """A predict_fn (one future per clip) as a sample_fn with a single sample (S = 1)."""
+    return lambda context, clips, num_future, num_samples: predict_fn(context, clips, num_future)[:, None]

@@ -12,15 +12,15 @@ import numpy as np
 import torch
 from einops import rearrange
 
-from .world import SCENARIOS, BALL_COLORS, ClipBatch, Clip, WorldConfig, make_clip, make_clips
+from .world import ALL_SCENARIOS, SCENARIOS, BALL_COLORS, ClipBatch, Clip, WorldConfig, make_clip, make_clips
 
 # Disjoint seed ranges per split: clip i of a split uses seed SPLIT_SEED_OFFSETS[split] + i (and the scenario
 # is mixed into the random key by world.py, so the same seed gives different clips in different scenarios).
 SPLIT_SEED_OFFSETS = {"train": 0, "val": 10_000_000, "test": 20_000_000}
 DEFAULT_NUM_CLIPS = {"train": 2048, "val": 64, "test": 64}  # per scenario; val/test are small and fixed
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: clips record rough_floor (Lesson 9)
 _CACHE_FIELDS = ("frames", "positions", "velocities", "radii", "present", "obstacles", "obstacle_present",
-                 "agent", "target", "target_is_obstacle", "contact", "contact_frame", "scenario", "seed")
+                 "agent", "target", "target_is_obstacle", "contact", "contact_frame", "scenario", "seed", "rough_floor")
 
 
 def to_tensor(frames) -> torch.Tensor:
@@ -58,7 +58,8 @@ def clip_config(model) -> WorldConfig:
     return WorldConfig(size=model.cfg.height, num_frames=model.cfg.num_frames)
 
 
-def _concat(batches: list[ClipBatch]) -> ClipBatch:
+def concat_clips(batches: list[ClipBatch]) -> ClipBatch:
+    """One ClipBatch of several (same world), in order."""
     return ClipBatch(**{f.name: (getattr(batches[0], f.name) if f.name in ("colors", "config")
                                  else np.concatenate([getattr(b, f.name) for b in batches]))
                         for f in dataclasses.fields(ClipBatch)})
@@ -75,9 +76,9 @@ class BallClips(torch.utils.data.Dataset):
                  config: WorldConfig | None = None, cache=None):
         if isinstance(scenarios, str):
             scenarios = (scenarios,)
-        bad = [s for s in scenarios if s not in SCENARIOS]
+        bad = [s for s in scenarios if s not in ALL_SCENARIOS]
         if bad or not scenarios:
-            raise ValueError(f"scenarios must be a non-empty subset of {SCENARIOS}, got {tuple(scenarios)!r}")
+            raise ValueError(f"scenarios must be a non-empty subset of {ALL_SCENARIOS}, got {tuple(scenarios)!r}")
         if config is not None and not isinstance(config, WorldConfig):
             raise TypeError(f"config must be a WorldConfig, got {type(config).__name__}")
         self.split, self.scenarios = split, tuple(scenarios)
@@ -116,12 +117,12 @@ class BallClips(torch.utils.data.Dataset):
         return dict(
             video=to_tensor(clip.frames), positions=torch.from_numpy(np.asarray(clip.positions, np.float32)),
             radii=torch.from_numpy(np.asarray(clip.radii, np.float32)), present=torch.from_numpy(clip.present),
-            contact=torch.tensor(clip.contact), scenario_id=SCENARIOS.index(self.scenarios[self._locate(index)[0]]),
+            contact=torch.tensor(clip.contact), scenario_id=ALL_SCENARIOS.index(self.scenarios[self._locate(index)[0]]),
             index=int(index) % len(self))
 
     # ------------------------------------------------------------------ cache
     def _generate(self) -> ClipBatch:
-        return _concat([make_clips(s, self.seeds, self.config) for s in self.scenarios])
+        return concat_clips([make_clips(s, self.seeds, self.config) for s in self.scenarios])
 
     def _meta(self) -> dict:
         return dict(version=CACHE_VERSION, split=self.split, scenarios=list(self.scenarios),

@@ -16,7 +16,7 @@ from .diffusion import LOSS_WEIGHTINGS, TIMESTEP_SAMPLINGS
 from .masks import DEFAULT_TASK_WEIGHTS, check_task_weights
 from .model import PRESETS, PREDICTION_TYPES
 from .tokenizer import latent_geometry
-from .world import SCENARIOS
+from .world import ALL_SCENARIOS, SCENARIOS, WorldConfig, make_world
 
 # Fields a resumed run may change: how long it runs, how often it saves and logs, the learning rate (the advice
 # after a NaN stop is to resume with a lower one) and the task mix (fine-tune on a task the model does badly). Each
@@ -55,6 +55,8 @@ class TrainConfig:
     mixed_precision: str = "auto"
     out_dir: str = "runs/cpu-tiny"
     tokenizer: str | None = None  # folder of a saved minivdt.tokenizer: diffuse its latents instead of pixels
+    world: dict = field(default_factory=dict)  # WorldConfig fields the training clips change, e.g. {"gravity": 0.015}
+    init_from: str | None = None  # model folder whose weights start the run (fine-tuning), e.g. assets/vdt-cpu-tiny
 
     def __post_init__(self):
         for name, valid in (("model_preset", tuple(PRESETS)), ("prediction_type", PREDICTION_TYPES),
@@ -65,8 +67,8 @@ class TrainConfig:
         if not isinstance(self.model_overrides, dict):
             raise TypeError(f"model_overrides must be a dict, got {type(self.model_overrides).__name__}")
         self.scenarios = tuple(self.scenarios) if isinstance(self.scenarios, (list, tuple)) else self.scenarios
-        if not isinstance(self.scenarios, tuple) or not self.scenarios or any(s not in SCENARIOS for s in self.scenarios):
-            raise ValueError(f"scenarios must be a non-empty tuple of {SCENARIOS}, got {self.scenarios!r}")
+        if not isinstance(self.scenarios, tuple) or not self.scenarios or any(s not in ALL_SCENARIOS for s in self.scenarios):
+            raise ValueError(f"scenarios must be a non-empty tuple of {ALL_SCENARIOS}, got {self.scenarios!r}")
         check_task_weights("task_weights", self.task_weights)
         for name, low in (("image_size", 16), ("num_frames", 2), ("num_train_clips", 1), ("batch_size", 1),
                           ("warmup_steps", 0), ("max_steps", 0), ("checkpoint_every", 1), ("log_every", 1)):
@@ -81,6 +83,13 @@ class TrainConfig:
             check_float("time_budget_s", self.time_budget_s, 0, low_open=True)
         if self.tokenizer is not None and not isinstance(self.tokenizer, (str, os.PathLike)):
             raise TypeError(f"tokenizer must be a folder path or None, got {self.tokenizer!r}")
+        if self.init_from is not None and (not isinstance(self.init_from, (str, os.PathLike)) or not str(self.init_from)):
+            raise TypeError(f"init_from must be a model folder path or None, got {self.init_from!r}")
+        self.world_config()  # every key a WorldConfig field, every value in its range
+
+    def world_config(self) -> WorldConfig:
+        """The world of the training clips: frame size and length from this config, the rest from `world`."""
+        return make_world(self.world, size=self.image_size, num_frames=self.num_frames)
 
     def model_kwargs(self) -> dict:
         """Keyword arguments of the VDT this run trains."""

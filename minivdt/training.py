@@ -40,7 +40,7 @@ from .model import VDT
 from .progress import progress_bar
 from .tokenizer import downsample_factor, downsample_mask, encode_video, load_tokenizer
 from .train_config import RESUMABLE_CHANGES, TRAIN_PRESETS, TrainConfig, make_train_config  # noqa: F401
-from .world import WorldConfig
+from .world import make_world
 
 
 def cpu_has_bf16() -> bool:
@@ -108,13 +108,14 @@ def load_training_videos(cfg: TrainConfig) -> torch.Tensor:
     The last set stays in memory: a lesson's timing probe and the run after it (course.train_with_estimate), or
     the runs of one comparison, share their clips instead of simulating them again."""
     per_scenario = max(1, cfg.num_train_clips // len(cfg.scenarios))
-    return _training_clips(cfg.image_size, cfg.num_frames, tuple(cfg.scenarios), per_scenario)
+    world = json.dumps(cfg.world, sort_keys=True)  # hashable, for the cache
+    return _training_clips(cfg.image_size, cfg.num_frames, world, tuple(cfg.scenarios), per_scenario)
 
 
 @functools.lru_cache(maxsize=1)
-def _training_clips(image_size: int, num_frames: int, scenarios: tuple, per_scenario: int) -> torch.Tensor:
-    world = WorldConfig(size=image_size, num_frames=num_frames)
-    dataset = BallClips("train", scenarios=scenarios, num_clips=per_scenario, config=world)
+def _training_clips(image_size: int, num_frames: int, world: str, scenarios: tuple, per_scenario: int) -> torch.Tensor:
+    config = make_world(json.loads(world), size=image_size, num_frames=num_frames)
+    dataset = BallClips("train", scenarios=scenarios, num_clips=per_scenario, config=config)
     return torch.from_numpy(dataset.get_batch().frames)
 
 
@@ -224,6 +225,8 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True,
 def _train(cfg, accelerator, out_dir, resume, progress, callback, callback_every) -> TrainResult:
     torch.manual_seed(cfg.seed)  # weight initialisation: identical on every process
     model = VDT(**cfg.model_kwargs())
+    if cfg.init_from is not None and not resume:  # fine-tuning: start from a trained model's (EMA) weights
+        model = load_model(cfg.init_from, expected=cfg.model_kwargs()).train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
     lr_scheduler = get_scheduler("constant_with_warmup", optimizer, num_warmup_steps=cfg.warmup_steps)
     ema = EMAModel(model.parameters(), decay=cfg.ema_decay, use_ema_warmup=True)

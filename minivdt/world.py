@@ -1,6 +1,10 @@
 """Lesson 1 — notebooks/01_world.ipynb. A tiny 2-D side-view physics world (balls, floor, walls, a block), its
 scenarios and contact labels; physics.py moves the balls and render.py draws the frames.
 
+The five SCENARIOS are deterministic: the first frames fix the future. The STOCHASTIC_SCENARIOS (Lesson 9) have a
+rough floor whose bounces turn by a random angle drawn from a seed of their own, so the same past has many futures
+(minivdt.futures draws them).
+
 Physics runs in *box units* (the box is 1 x 1, y down) so that every parameter means the same thing at
 32x32 and 64x64; positions and velocities are returned in pixels (px, px/frame). Everything is vectorised
 with numpy over a batch of clips, so ten thousand clips take seconds.
@@ -9,73 +13,20 @@ with numpy over a batch of clips, so ten thousand clips take seconds.
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
-from .physics import AGENT, MAX_BALLS, MAX_OBSTACLES, simulate
+from .physics import AGENT, MAX_BALLS, MAX_OBSTACLES, WorldConfig, check_config, simulate
+from .render import (BACKGROUND_COLOR, BALL_COLOR_NAMES, BALL_COLORS, FLOOR_COLOR, OBSTACLE_COLOR,  # noqa: F401
+                     STATIC_COLORS, render)
 
-SCENARIOS = ("drop", "projectile", "roll", "collide", "mixed")
-
-# Saturated ball colours, far from each other, from the light background and from the greys.
-BALL_COLORS = np.array([[220, 30, 30], [20, 160, 40], [30, 60, 220]], dtype=np.uint8)  # (K, 3)
-BALL_COLOR_NAMES = ("red", "green", "blue")  # ball k is drawn in BALL_COLORS[k]
-BACKGROUND_COLOR = np.array([235, 235, 225], dtype=np.uint8)
-FLOOR_COLOR = np.array([90, 90, 90], dtype=np.uint8)
-OBSTACLE_COLOR = np.array([150, 150, 150], dtype=np.uint8)
-STATIC_COLORS = np.stack([BACKGROUND_COLOR, FLOOR_COLOR, OBSTACLE_COLOR])  # what can lie under a ball
+SCENARIOS = ("drop", "projectile", "roll", "collide", "mixed")  # deterministic: the default everywhere
+STOCHASTIC_SCENARIOS = ("bounce",)  # a rough floor: the future is uncertain (Lesson 9)
+ALL_SCENARIOS = SCENARIOS + STOCHASTIC_SCENARIOS
 
 NUM_UNIFORMS = 24  # random numbers drawn per clip; scenarios read fixed columns of them
-
-
-@dataclass
-class WorldConfig:
-    """Size of the rendered clips and the physical constants (lengths in box units, time in frames)."""
-
-    size: int = 32  # H = W = size pixels
-    num_frames: int = 16
-    substeps: int = 8  # physics steps per frame (small steps keep collisions stable)
-    gravity: float = 0.025  # box heights per frame^2 (a drop from near the top lands after ~8 frames)
-    restitution: float = 0.8  # fraction of normal speed kept in a bounce (1 = perfectly elastic)
-    friction: float = 0.12  # floor friction: a ball on the floor decelerates by friction * gravity
-    floor_height: float = 0.0625  # thickness of the floor band at the bottom (2 px at 32x32)
-    radius_range: tuple[float, float] = (0.07, 0.11)  # ball radii, fraction of the box (2.2-3.5 px at 32)
-
-    def __post_init__(self):
-        if isinstance(self.size, bool) or not isinstance(self.size, (int, np.integer)) or self.size < 16:
-            raise ValueError(f"size must be an int >= 16, got {self.size!r}")
-        if isinstance(self.num_frames, bool) or not isinstance(self.num_frames, (int, np.integer)) \
-                or self.num_frames < 2:
-            raise ValueError(f"num_frames must be an int >= 2, got {self.num_frames!r}")
-        if not isinstance(self.substeps, (int, np.integer)) or self.substeps < 1:
-            raise ValueError(f"substeps must be a positive int, got {self.substeps!r}")
-        for name in ("gravity", "restitution", "friction", "floor_height"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
-                    or not math.isfinite(value):
-                raise ValueError(f"{name} must be a finite number, got {value!r}")
-        if not isinstance(self.radius_range, (tuple, list)) or len(self.radius_range) != 2 \
-                or not all(isinstance(r, (int, float)) and math.isfinite(r) for r in self.radius_range):
-            raise ValueError(f"radius_range must be two finite numbers (low, high), got {self.radius_range!r}")
-        if not 0.0 <= self.restitution <= 1.0:
-            raise ValueError(f"restitution must be in [0, 1], got {self.restitution!r}")
-        if self.gravity < 0 or self.friction < 0:
-            raise ValueError(f"gravity and friction must be >= 0, got {self.gravity!r}, {self.friction!r}")
-        if not 0.0 < self.floor_height < 0.5:
-            raise ValueError(f"floor_height must be in (0, 0.5), got {self.floor_height!r}")
-        low, high = self.radius_range
-        if not 0.0 < low <= high <= 0.15:
-            raise ValueError(
-                f"radius_range must satisfy 0 < low <= high <= 0.15 (box fractions) so balls fit in the box, "
-                f"got {self.radius_range!r}")
-        if high * self.size < 1.0:
-            raise ValueError(f"radius_range gives balls under 1 px at size {self.size}, got {self.radius_range!r}")
-
-    @property
-    def floor_y(self) -> float:
-        """Floor surface in box units (y down)."""
-        return 1.0 - self.floor_height
 
 
 @dataclass
@@ -97,6 +48,7 @@ class Clip:
     contact_frame: int  # first frame at (or just before) which they touch; -1 if never
     scenario: str  # for "mixed" clips, the sub-scenario actually simulated
     seed: int
+    rough_floor: bool  # bounces on the floor turn by a random angle (Lesson 9)
     config: WorldConfig = field(default_factory=WorldConfig, repr=False)
 
 
@@ -119,6 +71,7 @@ class ClipBatch:
     contact_frame: np.ndarray  # (B,) int
     scenario: np.ndarray  # (B,) str
     seed: np.ndarray  # (B,) int
+    rough_floor: np.ndarray  # (B,) bool
     config: WorldConfig = field(default_factory=WorldConfig, repr=False)
 
     def __len__(self) -> int:
@@ -131,7 +84,7 @@ class ClipBatch:
             obstacle_present=self.obstacle_present[i], agent=int(self.agent[i]), target=int(self.target[i]),
             target_is_obstacle=bool(self.target_is_obstacle[i]), contact=bool(self.contact[i]),
             contact_frame=int(self.contact_frame[i]), scenario=str(self.scenario[i]), seed=int(self.seed[i]),
-            config=self.config)
+            rough_floor=bool(self.rough_floor[i]), config=self.config)
 
     def select(self, index) -> "ClipBatch":
         """Sub-batch by an index array or slice."""
@@ -151,18 +104,31 @@ def _check_seed(seed, name="seed") -> int:
     return int(seed)
 
 
+WORLD_FIXED = ("size", "num_frames")  # set by the model (its frame size and clip length), not by a world override
+
+
+def make_world(overrides: dict | None = None, **fixed) -> WorldConfig:
+    """A WorldConfig from a dict of field overrides (e.g. a training run's `world`); unknown keys and bad values are
+    errors that name the key and what it accepts."""
+    if overrides is None:
+        overrides = {}
+    if not isinstance(overrides, dict):
+        raise TypeError(f"world must be a dict of WorldConfig fields, got {type(overrides).__name__}")
+    names = [f.name for f in dataclasses.fields(WorldConfig) if f.name not in WORLD_FIXED]
+    unknown = [k for k in overrides if k not in names]
+    if unknown:
+        raise ValueError(f"world: unknown key {unknown[0]!r}; the keys are {', '.join(names)}")
+    values = {k: tuple(v) if isinstance(v, list) else v for k, v in {**overrides, **fixed}.items()}
+    try:
+        return WorldConfig(**values)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"world: {error}") from None
+
+
 def _check_scenario(scenario) -> str:
-    if scenario not in SCENARIOS:
-        raise ValueError(f"scenario must be one of {SCENARIOS}, got {scenario!r}")
+    if scenario not in ALL_SCENARIOS:
+        raise ValueError(f"scenario must be one of {ALL_SCENARIOS}, got {scenario!r}")
     return scenario
-
-
-def _check_config(config) -> WorldConfig:
-    if config is None:
-        return WorldConfig()
-    if not isinstance(config, WorldConfig):
-        raise TypeError(f"config must be a WorldConfig, got {type(config).__name__}")
-    return config
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -179,7 +145,7 @@ def _empty_state(B, cfg, u):
         pos=np.zeros((B, MAX_BALLS, 2)), vel=np.zeros((B, MAX_BALLS, 2)), radius=r,
         present=np.zeros((B, MAX_BALLS), bool), rect=np.zeros((B, MAX_OBSTACLES, 4)),
         rect_present=np.zeros((B, MAX_OBSTACLES), bool),
-        target=np.zeros(B, np.int64), target_is_obstacle=np.zeros(B, bool))
+        target=np.zeros(B, np.int64), target_is_obstacle=np.zeros(B, bool), rough=np.zeros(B, bool))
 
 
 def _block(s, cx, width, height, cfg):
@@ -265,6 +231,21 @@ def _init_collide(u, cfg):
     return _inside(s, cfg)
 
 
+def _init_bounce(u, cfg):
+    """Lesson 9. The agent is thrown so that it first lands on the rough floor after the 8 given frames; where the
+    random bounce sends it decides whether it reaches the target ball resting further along the floor."""
+    s = _empty_state(len(u), cfg, u)
+    s["present"][:, :2] = True
+    s["rough"][:] = True
+    r = s["radius"]
+    s["pos"][:, AGENT] = np.stack([_lerp(0.06, 0.22, u[:, 3]), _lerp(0.3, 0.5, u[:, 4])], -1)
+    s["vel"][:, AGENT] = np.stack([_lerp(0.015, 0.035, u[:, 5]), _lerp(-0.09, -0.05, u[:, 6])], -1)
+    s["pos"][:, 1] = np.stack([_lerp(0.52, 0.8, u[:, 12]), cfg.floor_y - r[:, 1]], -1)
+    s["target"][:] = 1
+    _mirror(s, u[:, 10] < 0.5)
+    return _inside(s, cfg)
+
+
 _SIMPLE_SCENARIOS = {"drop": _init_drop, "projectile": _init_projectile, "roll": _init_roll,
                      "collide": _init_collide}
 
@@ -291,31 +272,68 @@ def _init_mixed(u, cfg):
 
 def _initial_states(scenario, seeds, cfg):
     # each clip's randomness depends only on (seed, scenario), so make_clip(s) == make_clips([s])[0]
-    key = SCENARIOS.index(scenario)
+    key = ALL_SCENARIOS.index(scenario)
     u = np.stack([np.random.default_rng([seed, key]).random(NUM_UNIFORMS) for seed in seeds])  # (B, U)
     if scenario == "mixed":
-        return _init_mixed(u, cfg)
-    return _SIMPLE_SCENARIOS[scenario](u, cfg), np.full(len(seeds), scenario)
+        state, names = _init_mixed(u, cfg)
+    elif scenario == "bounce":
+        state, names = _init_bounce(u, cfg), np.full(len(seeds), scenario)
+    else:
+        state, names = _SIMPLE_SCENARIOS[scenario](u, cfg), np.full(len(seeds), scenario)
+    state["rough"] |= bool(cfg.rough_floor)
+    return state, names
+
+
+def bounce_turns(scenario, seeds, cfg: WorldConfig, rough, future: int = 0, num_given: int | None = None):
+    """The random turn (radians) of every possible floor bounce: (B, F, substeps, K), zero on smooth floors.
+
+    The angles come from seeds of their own, (clip seed, scenario, draw), never from the frames, so nothing in a
+    clip's past tells its future's draw. future = 0 is the clip as make_clips draws it; future = d >= 1 redraws the
+    angles of frames num_given.. (the predicted ones) from draw d and keeps those before, so the past is the same.
+    """
+    B, F, K = len(seeds), cfg.num_frames, MAX_BALLS
+    turns = np.zeros((B, F, cfg.substeps, K))
+    key = ALL_SCENARIOS.index(scenario)
+    limit = np.deg2rad(cfg.bounce_angle)
+
+    def draw(seed, d):  # (F, substeps, K) angles in [-limit, limit]
+        return limit * (2 * np.random.default_rng([int(seed), key, F, d]).random((F, cfg.substeps, K)) - 1)
+
+    for b in np.flatnonzero(rough):
+        turns[b] = draw(seeds[b], 0)
+        if future:
+            turns[b, num_given:] = draw(seeds[b], future)[num_given:]
+    return turns
 
 
 # ----------------------------------------------------------------------------------------------------------
 # Public entry points
 # ----------------------------------------------------------------------------------------------------------
 
-def make_clips(scenario: str, seeds, config: WorldConfig | None = None, render_chunk: int = 256) -> ClipBatch:
-    """Simulate and render one clip per seed, vectorised over the batch (deterministic per (scenario, seed))."""
+def make_clips(scenario: str, seeds, config: WorldConfig | None = None, render_chunk: int = 256,
+               future: int = 0, num_given: int | None = None) -> ClipBatch:
+    """Simulate and render one clip per seed, vectorised over the batch (deterministic per (scenario, seed)).
+
+    future, num_given: on a rough floor, future d >= 1 redraws the bounces after frame num_given (bounce_turns);
+    minivdt.futures uses it to draw the many futures of one past.
+    """
     _check_scenario(scenario)
-    cfg = _check_config(config)
+    cfg = check_config(config)
     if isinstance(seeds, (int, np.integer)):
         raise TypeError(f"seeds must be a sequence of ints, got a single {type(seeds).__name__}; "
                         f"use make_clip for one clip")
     seeds = [_check_seed(s, "seeds[i]") for s in seeds]
     if not seeds:
         raise ValueError("seeds must not be empty")
-    from .render import render  # render.py builds on this module's WorldConfig, so it is imported on use
+    if isinstance(future, bool) or not isinstance(future, (int, np.integer)) or future < 0:
+        raise ValueError(f"future must be an int >= 0, got {future!r}")
+    if future and (isinstance(num_given, bool) or not isinstance(num_given, (int, np.integer))
+                   or not 1 <= num_given < cfg.num_frames):
+        raise ValueError(f"num_given must be an int in [1, {cfg.num_frames - 1}] to redraw a future, got {num_given!r}")
 
     state, sub_scenarios = _initial_states(scenario, seeds, cfg)
-    positions, velocities, contact_frame = simulate(state, cfg)
+    turns = bounce_turns(scenario, seeds, cfg, state["rough"], future, num_given) if state["rough"].any() else None
+    positions, velocities, contact_frame = simulate(state, cfg, turns)
 
     S = cfg.size
     positions_px = (positions * S).astype(np.float32)
@@ -323,7 +341,7 @@ def make_clips(scenario: str, seeds, config: WorldConfig | None = None, render_c
     rect_px = (state["rect"] * S).astype(np.float32)
     frames = np.concatenate([
         render(positions_px[i:i + render_chunk], radii_px[i:i + render_chunk], state["present"][i:i + render_chunk],
-               rect_px[i:i + render_chunk], cfg)
+               rect_px[i:i + render_chunk], cfg, rough_floor=state["rough"][i:i + render_chunk])
         for i in range(0, len(seeds), render_chunk)])
     return ClipBatch(
         frames=frames, positions=positions_px, velocities=(velocities * S).astype(np.float32),
@@ -331,10 +349,28 @@ def make_clips(scenario: str, seeds, config: WorldConfig | None = None, render_c
         obstacle_present=state["rect_present"].copy(), agent=np.full(len(seeds), AGENT),
         target=state["target"].copy(), target_is_obstacle=state["target_is_obstacle"].copy(),
         contact=contact_frame >= 0, contact_frame=contact_frame, scenario=sub_scenarios,
-        seed=np.array(seeds, dtype=np.int64), config=cfg)
+        seed=np.array(seeds, dtype=np.int64), rough_floor=state["rough"].copy(), config=cfg)
 
 
 def make_clip(scenario: str, seed: int, config: WorldConfig | None = None) -> Clip:
     """Simulate and render one clip."""
     _check_seed(seed)
     return make_clips(scenario, [seed], config)[0]
+
+
+def write_preview(out_dir, scenarios=ALL_SCENARIOS, seed: int = 0, config: WorldConfig | None = None,
+                  num_rows: int = 4, scale: int = 8) -> list[Path]:
+    """For each scenario write <scenario>.mp4 (seed `seed`, upscaled) and <scenario>.png (num_rows seeds x frames)."""
+    from . import viz
+
+    cfg = check_config(config)
+    _check_seed(seed)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for scenario in scenarios:
+        batch = make_clips(_check_scenario(scenario), range(seed, seed + num_rows), cfg)
+        video = batch.frames[0].repeat(scale, axis=1).repeat(scale, axis=2)
+        paths.append(viz.save_video(out_dir / f"{scenario}.mp4", video))
+        paths.append(viz.save_image(out_dir / f"{scenario}.png", viz.frame_grid(batch.frames, scale=max(1, scale // 2))))
+    return paths

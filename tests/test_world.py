@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from minivdt.render import render, write_preview
+from minivdt.render import render
+from minivdt.world import write_preview
 from minivdt.world import BALL_COLORS, MAX_BALLS, SCENARIOS, Clip, WorldConfig, make_clip, make_clips
 
 CFG = WorldConfig()
@@ -72,7 +73,7 @@ def test_bad_config(kwargs, match):
 
 def test_bad_scenario_lists_valid_ones():
     with pytest.raises(ValueError, match="scenario must be one of .*drop"):
-        make_clip("bounce", 0)
+        make_clip("bouncy", 0)
 
 
 @pytest.mark.parametrize("seed", [True, 1.0, "1"])

@@ -290,7 +290,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _run_data(args):
-    from ..render import write_preview
+    from ..world import write_preview
     from ..world import WorldConfig
 
     config = WorldConfig(size=args.size, num_frames=args.frames)

@@ -1,5 +1,6 @@
 """Lesson 8 — notebooks/08_physics_prediction.ipynb. How good is a predicted future? Pixel metrics, a colour ball
-tracker, physics read-outs and `evaluate`, which scores any predictor (the baselines are in baselines.py).
+tracker, physics read-outs and `evaluate`, which scores any predictor against the one true future (the baselines are
+in baselines.py; forecasts of an uncertain future are scored in uncertain.py).
 
 Pixel metrics compare uint8 frames; the physics metrics track each coloured ball in the predicted frames
 and compare with the simulator's true positions and contact labels (Physion-style "does the agent touch
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .world import BALL_COLORS, STATIC_COLORS, ClipBatch, WorldConfig
+from ..world import BALL_COLORS, STATIC_COLORS, ClipBatch, WorldConfig
 
 PSNR_MAX = 100.0  # dB reported for identical frames (instead of infinity, so means stay finite)
 SSIM_SIGMA = 1.5  # Gaussian window of SSIM (Wang et al. 2004), truncated at 3.5 sigma -> 11 taps
@@ -165,10 +166,15 @@ def position_errors(pred_frames, true_positions, present, max_error: float | Non
     max_error (default a quarter of the frame width); a ball that is lost (not found) counts as max_error,
     so a model cannot improve its score by erasing balls. lost: fraction of present balls not found.
     """
-    true_positions, present = np.asarray(true_positions), np.asarray(present, bool)
     if max_error is None:
         max_error = np.asarray(pred_frames).shape[-2] / 4
     tracked, found = track_balls(pred_frames)
+    return track_errors(tracked, found, true_positions, present, max_error)
+
+
+def track_errors(tracked, found, true_positions, present, max_error: float):
+    """position_errors from tracked positions (..., F, K, 2) and found (..., F, K) instead of frames."""
+    true_positions, present = np.asarray(true_positions), np.asarray(present, bool)
     K = true_positions.shape[-2]
     tracked, found = tracked[..., :K, :], found[..., :K]
     distance = np.minimum(np.linalg.norm(tracked - true_positions, axis=-1), max_error)  # (..., F, K)
