@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 
 from minivdt.apps.bench.common import eval_subset, mean_position_error
-from minivdt.apps.bench.recipe import one_shot_error
+from minivdt.apps.bench.study import one_shot_error
 from minivdt.baselines import vdt_predictor
 from minivdt.diffusion import NUM_TRAIN_TIMESTEPS
 from minivdt.training import load_model

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import torch
 
-from minivdt.apps.bench.report import laptop_gpu_minutes
+from minivdt.apps.bench.laptop_gpu import laptop_gpu_minutes
 from minivdt.baselines import BASELINES, vdt_predictor
 from minivdt.cards import export_model
 from minivdt.checkpoints import load_model

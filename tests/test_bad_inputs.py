@@ -171,8 +171,6 @@ FILE_CASES = [
                                  "--out", "{tmp}/b", "--md", "{tmp}/B.md"], None, "candidates must look like NAME:STEPS"),
     ("bench-recipe-arm", ["bench", "recipe", "--no-run", "--arms", "x0-high_noise", "x0-teleport", "--runs", "{tmp}/r",
                           "--out", "{tmp}/b", "--md", "{tmp}/B.md"], None, "--arms must be among"),
-    ("bench-recipe-block", ["bench", "recipe", "--no-run", "--stage", "final", "--block", "Xeon/2", "--runs",
-                            "{tmp}/r", "--out", "{tmp}/b", "--md", "{tmp}/B.md"], None, "--block must be"),
 ]
 
 

@@ -77,6 +77,9 @@ def test_cli_quick_speed_and_quality(tmp_path, tiny_checkpoint):
     for heading in ("## Prediction quality", "### Targets", "### Learning curves", "## Speed", "Command: `",
                     "best-of-k", "### Generalisation"):
         assert heading in text
+    for name in ("quality", "speed"):  # each section is written beside its JSON, and the page is made of them
+        assert (tmp_path / "bench" / f"{name}.md").read_text() in text
+    assert text.index("## Prediction quality") < text.index("## Speed")  # report.SECTIONS order, not run order
     assert speed["machine"]["torch"] == torch.__version__ and "cpu" in speed["machine"]
 
 
@@ -164,18 +167,16 @@ def test_naive_reference_matches_library_model(attention_mode):
         torch.testing.assert_close(reference(*args), model(*args), atol=1e-5, rtol=1e-5)
 
 
-def test_vdt_curve_callback_roundtrip(tmp_path, tiny_checkpoint):
-    from minivdt.training import load_model
-
-    subset = common.eval_subset(1, scenarios=("drop",))
-    callback = curves.vdt_curve_callback(subset, tmp_path / "curve.jsonl", steps=1)
-    model = load_model(tiny_checkpoint)
-    callback(10, model, 5.0)
-    callback(20, model, 9.0)
-    points = curves.learning_curve_from_log(tmp_path / "curve.jsonl")
-    assert [p["step"] for p in points] == [10, 20]
-    assert points[1]["seconds"] < 9.0  # the first evaluation's time is not training time
-    assert all(p["position_error"] >= 0 for p in points)
+def test_learning_curve_from_log_reads_the_eval_points_of_a_run_log(tmp_path):
+    lines = [dict(step=5, seconds=1.0, loss=0.3), dict(step=10, seconds=2.5, position_error=4.0),
+             dict(step=20, seconds=5.0, position_error=3.0, one_shot_position_error=2.0)]
+    (tmp_path / "log.jsonl").write_text("\n".join(json.dumps(line) for line in lines) + "\n")
+    points = curves.learning_curve_from_log(tmp_path)  # a run folder: its log.jsonl
+    assert points == [dict(seconds=2.5, step=10, position_error=4.0), dict(seconds=5.0, step=20, position_error=3.0)]
+    assert curves.learning_curve_from_log(tmp_path / "log.jsonl", "one_shot_position_error")[0]["position_error"] == 2.0
+    (tmp_path / "bad.jsonl").write_text("{not json\n")
+    with pytest.raises(ValueError, match="not a JSON-lines"):
+        curves.learning_curve_from_log(tmp_path / "bad.jsonl")
 
 
 def test_cnn_run_is_saved_and_reused_only_for_the_same_budget(tmp_path):
@@ -241,7 +242,7 @@ def test_quality_without_the_cnn_reports_its_targets_as_not_measured(tmp_path, t
 
 
 def test_speed_verdict_picks_the_thread_count_with_most_steps_per_core_and_flags_slow_bf16():
-    from minivdt.apps.bench.report import speed_verdict
+    from minivdt.apps.bench.speed import speed_verdict
 
     table = dict(rows=[dict(threads=1, fp32_step_s=0.8, bf16_step_s=8.0),
                        dict(threads=2, fp32_step_s=0.5, bf16_step_s=6.0)])
@@ -252,12 +253,12 @@ def test_speed_verdict_picks_the_thread_count_with_most_steps_per_core_and_flags
     assert not any("bf16" in line for line in speed_verdict(fast_bf16))
 
 
-def test_laptop_gpu_runs_merge_by_patch_size_and_length_and_the_section_names_the_memory_limit():
+def test_laptop_gpu_runs_merge_by_patch_size_and_length_and_the_section_tables_each_run():
     """Each GPU loan adds one run; a rerun at the same patch and length replaces it, a longer run is a new point;
     the first file format counts as a run."""
     import importlib.util
 
-    from minivdt.apps.bench.report import laptop_gpu_markdown
+    from minivdt.apps.bench.laptop_gpu import render
     from minivdt.course import ASSETS
 
     spec = importlib.util.spec_from_file_location("laptop_gpu_check", ASSETS / "laptop_gpu_check.py")
@@ -290,27 +291,20 @@ def test_laptop_gpu_runs_merge_by_patch_size_and_length_and_the_section_names_th
     assert [(r["date"], check.run_key(r)) for r in longer["runs"]] == [("d1", (4, 1.5)), ("d2", (8, 1.5)),
                                                                        ("d4", (8, 4.5))]
 
-    text = "\n".join(laptop_gpu_markdown(merged))
-    assert text.count("It beats both copy-last and constant velocity on 2 of 2 scenarios") == 1  # patch 4 only
-    assert text.count("It is below the bundled CPU model (bundled cpu-tiny DDIM-1) on 2 of 2 scenarios") == 1
-    assert "after the same 1.5 minutes: patch 4 1.00 px (100 steps), patch 8 2.50 px (100 steps)" in text
-    assert "Patch 4 did better after the same minutes here, but its training step needs 9.6 GiB" in text
-    assert "preset keeps patch 8 (2.7 GiB)" in text
-    assert "falls with training time" not in text  # one run at the preset's patch
-    text = "\n".join(laptop_gpu_markdown(longer))
-    assert "### A 4.5-minute run at patch 8" in text
-    assert "after the same 4.5 minutes" not in text  # nothing to compare it with at that length
-    assert "At the preset's patch 8, the mean DDIM-1 error falls with training time: 2.50 px after 1.5 min, " \
-           "1.10 px after 4.5 min." in text
-    assert text.count("It is below the bundled CPU model (bundled cpu-tiny DDIM-1) on 2 of 2 scenarios") == 2
-    worse = check.merge(merged, {**head, "probes": [], "runs": [run(8, 2.9, "d5", seconds=270.0)]})
-    assert "error does not fall steadily with training time: 2.50 px after 1.5 min, 2.90 px after 4.5 min." \
-        in "\n".join(laptop_gpu_markdown(worse))
+    text = render(merged, "BENCHMARKS.md")
+    assert "the preset's patch is 8." in text
+    assert "| 4 | 1024 | 9.6 GiB | 0.100 | 33 min |" in text  # a probe per patch size: memory and speed
+    # one summary row per run: its mean one-step error, the bundled model's on the same clips, scenarios won
+    assert "| 4 | 1.5 | 100 | 1.00 | 1.20 | 2 of 2 |" in text and "| 8 | 1.5 | 100 | 2.50 | 1.20 | 1 of 2 |" in text
+    assert text.count("### A 1.5-minute run at patch") == 2 and "| 1 | 2.50 | 1.20 | 3.00 | 3.00 |" in text
+    text = render(longer, "BENCHMARKS.md")
+    assert "### A 4.5-minute run at patch 8" in text and "| 8 | 4.5 | 100 | 1.10 | 1.20 | 2 of 2 |" in text
 
 
-def test_target_curve_section_tabulates_snapshots_and_extrapolates_only_falling_misses():
-    """BENCHMARKS.md's 'where the targets stall' lines come from the snapshot file, with a straight-line trend."""
-    from minivdt.apps.bench.report import target_curve_markdown
+def test_target_curve_section_tabulates_snapshots_with_the_trend_of_the_last_ones():
+    """BENCHMARKS.md's 'where the targets stall' table comes from the snapshot file, with a least-squares slope per
+    1000 steps over the last TREND_SNAPSHOTS snapshots as its last row."""
+    from minivdt.apps.bench.quality import TREND_SNAPSHOTS, render_target_curve
 
     def row(step, mixed_lost, balls):
         scenarios = {"drop": dict(position_error=2.0, lost_fraction=0.01, contact_accuracy=0.9),
@@ -318,12 +312,11 @@ def test_target_curve_section_tabulates_snapshots_and_extrapolates_only_falling_
         return dict(step=step, seconds=step * 1.0, sampler="ddim", steps=1, num_val=4, scenarios=scenarios,
                     unconditional=dict(model=balls, real=2.0, ratio=balls / 2.0))
 
-    rows = [row(1000 * k, 0.10 - 0.01 * k, 1.0) for k in range(1, 7)]  # lost falls 0.01 per 1000 steps
-    text = "\n".join(target_curve_markdown(rows[::-1]))  # any order: sorted by step
-    assert "| 6000 | 1.7 | 0.010 | 0.040 | 0.800 | 2.50 | 1.00 (real 2.00) |" in text
-    assert "Lost balls on mixed: 0.040 at step 6000" in text and "after about 1,000 more steps" in text
-    assert "Lost balls on drop" not in text  # target met
-    assert "Unconditional balls per frame: 50% of real clips" in text and "not rising toward the target" in text
+    rows = [row(1000 * k, 0.20 if k == 1 else 0.10 - 0.01 * k, 1.0) for k in range(1, TREND_SNAPSHOTS + 2)]
+    text = render_target_curve(rows[::-1])  # any order: sorted by step
+    assert "| 7000 | 1.9 | 0.010 | 0.030 | 0.800 | 2.50 | 1.00 |" in text and "against 2.00 balls per frame" in text
+    # lost on mixed falls 0.01 per 1000 steps over the last snapshots (the first, an outlier, is not among them)
+    assert text.splitlines()[-1] == "| trend |  | +0.0000 | -0.0100 | +0.0000 | +0.0000 | +0.0000 |"
 
 
 @pytest.mark.parametrize("argv0, expected", [("/venv/bin/minivdt", "minivdt bench speed"),
@@ -369,17 +362,15 @@ def test_unconditional_counts_say_which_balls_are_missing(monkeypatch):
     assert counts["by_colour"]["green"] == dict(model=0.0, real=0.0)
     assert counts["empty_frames"] == 0.5 and counts["model"] == pytest.approx(0.5) and counts["ratio"] == 0.5
     text = "\n".join(physics.physics_markdown(dict(
-        best_of_k={"drop": {"1": 1.0}}, unconditional_ball_counts=counts, context_sensitivity={},
-        generalisation={})))
+        best_of_k={"drop": {"1": 1.0}}, unconditional_ball_counts=dict(counts, sampler="ddim", steps=1),
+        context_sensitivity={}, generalisation={})))
     assert "red 0.50 vs 1.00, green 0.00 vs 0.00, blue 0.00 vs 0.00; sample frames with no ball at all: 50%." in text
 
 
 def test_benchmarks_page_shows_paths_inside_the_repository_relative_to_it(tmp_path):
     """BENCHMARKS.md must not carry the measuring machine's folders: a checkpoint inside the page's folder is shown
     relative to it; a path elsewhere, or a non-path ("argument"), is shown as given."""
-    from minivdt.apps.bench.report import _shown
-
     page = tmp_path / "repo" / "BENCHMARKS.md"
-    assert _shown(str(tmp_path / "repo" / "assets" / "vdt-cpu-tiny"), page) == os.path.join("assets", "vdt-cpu-tiny")
-    assert _shown(str(tmp_path / "elsewhere"), page) == str(tmp_path / "elsewhere")
-    assert _shown("argument", page) == "argument"
+    assert common.shown(str(tmp_path / "repo" / "assets" / "vdt-cpu-tiny"), page) == os.path.join("assets", "vdt-cpu-tiny")
+    assert common.shown(str(tmp_path / "elsewhere"), page) == str(tmp_path / "elsewhere")
+    assert common.shown("argument", page) == "argument"

@@ -1,6 +1,6 @@
-"""Smoke tests of the studies behind BENCHMARKS.md: the recipe study (screen and final stage), the conditioning race
-and the scaling sweep. Quick runs end to end, resumption, and the verdicts their sections print. No timings are
-asserted (the machine is shared)."""
+"""Smoke tests of the studies behind BENCHMARKS.md (study.py): the recipe study (screen and final stage), the
+conditioning race and the scaling sweep. Quick runs end to end, resumption, and the verdicts their sections print.
+No timings are asserted (the machine is shared)."""
 
 import json
 import math
@@ -105,7 +105,7 @@ def test_recipe_final_stage_is_its_own_section_with_paired_rows_for_every_task(t
     """`--stage final` (several seeds): recipe_final.json and its own BENCHMARKS.md section, with the paired
     comparison against x0-high_noise for forward prediction, backward prediction and interpolation. Before that,
     `--no-run` reports the study while one seed of x0-uniform is still missing: it trains nothing, and the arm
-    is listed as unfinished instead of entering the tables with one seed."""
+    is listed as unfinished instead of entering the tables with one seed. `bench report` renders it again."""
     common = ["bench", "recipe", "--quick", "--stage", "final", "--runs", str(tmp_path / "runs"),
               "--out", str(tmp_path), "--md", str(tmp_path / "B.md")]
     assert cli.main(common + ["--seeds", "0", "1", "--arms", "x0-high_noise"]) == 0
@@ -132,27 +132,13 @@ def test_recipe_final_stage_is_its_own_section_with_paired_rows_for_every_task(t
     assert all(p["arm"] == "x0-uniform" and p["seeds"] == [0, 1] and p["clips"] == 4 for p in paired.values())
     text = (tmp_path / "B.md").read_text()
     assert "## Recipe study, final comparison" in text and "| x0-uniform | interpolate | 0 1 | 4 |" in text
+    assert text.count("| x0-uniform | ") == 5  # arms, other tasks, and one paired row per task (with its verdict)
     assert (tmp_path / "recipe_final_curves.png").is_file()
 
-    # a block: an arm left unfinished in the final comparison, finished on another host beside a rerun base arm
-    # (here x0-uniform's runs stand in for x0-high_noise-b8's), is its own section, paired within the block only
-    arms = ["--seeds", "0", "1", "--arms", "x0-high_noise", "x0-uniform", "x0-high_noise-b8"]
-    assert cli.main(common + ["--no-run"] + arms) == 0
-    block_runs = tmp_path / "block_runs"
-    block_runs.mkdir()
-    for path in (tmp_path / "runs").glob("*.json"):
-        run = json.loads(path.read_text())
-        run["arm"] = "x0-high_noise-b8" if run["arm"] == "x0-uniform" else run["arm"]
-        (block_runs / path.name.replace("x0-uniform", "x0-high_noise-b8")).write_text(json.dumps(run))
-    assert cli.main(common + ["--no-run", "--block", "b2", "--runs", str(block_runs), "--seeds", "0", "1",
-                              "--arms", "x0-high_noise", "x0-high_noise-b8"]) == 0
-    block = json.loads((tmp_path / "recipe_final_b2.json").read_text())
-    assert block["block"] == "b2" and {p["arm"] for p in block["paired"]} == {"x0-high_noise-b8"}
-    assert json.loads((tmp_path / "recipe_final.json").read_text())["unfinished"] == {"x0-high_noise-b8": 0}
-    text = (tmp_path / "B.md").read_text()
-    assert "## Recipe study, final comparison: block b2" in text
-    assert "x0-high_noise-b8 (0; finished in block b2 below)." in text
-    assert text.index("## Recipe study, final comparison (") < text.index("## Recipe study, final comparison: block")
+    # `bench report` writes the sections again from their JSON files, training nothing: the same page
+    (tmp_path / "B.md").unlink()
+    assert cli.main(["bench", "report", "--out", str(tmp_path), "--md", str(tmp_path / "B.md")]) == 0
+    assert (tmp_path / "B.md").read_text() == text
 
 
 @pytest.mark.parametrize("task, generated", [("predict", range(8, 16)), ("backward", range(0, 8)),
@@ -162,9 +148,9 @@ def test_sampled_error_scores_only_the_frames_a_task_generates(monkeypatch, task
     which it could not if a given (true) frame were among the scored ones."""
     from types import SimpleNamespace
 
-    from minivdt.apps.bench import recipe
+    from minivdt.apps.bench import study
 
-    clips = recipe.validation_clips(2)["projectile"]
+    clips = study.validation_clips(2)["projectile"]
     model = SimpleNamespace(cfg=SimpleNamespace(num_frames=16, height=32, width=32, patch_size=8),
                             config=SimpleNamespace(prediction_type="sample"))
     seen = {}
@@ -173,31 +159,31 @@ def test_sampled_error_scores_only_the_frames_a_task_generates(monkeypatch, task
         seen["generated"] = [f for f in range(16) if mask[0, f].max() == 1]
         return video
 
-    monkeypatch.setattr(recipe, "sample", truth)
-    errors, lost = recipe.sampled_error(model, clips, task=task)
+    monkeypatch.setattr(study, "sample", truth)
+    errors, lost = study.sampled_error(model, clips, task=task)
     assert seen["generated"] == list(generated)
     assert errors.shape == (2,) and errors.max() < 0.5 and lost == 0.0
-    monkeypatch.setattr(recipe, "sample", lambda model, video, mask, *a, **k: video * (1 - mask) - mask)
-    errors, lost = recipe.sampled_error(model, clips, task=task)
+    monkeypatch.setattr(study, "sample", lambda model, video, mask, *a, **k: video * (1 - mask) - mask)
+    errors, lost = study.sampled_error(model, clips, task=task)
     assert lost == 1.0 and errors.min() == pytest.approx(8.0)
 
 
 def test_latent_recipe_arm_trains_on_latents_and_scores_decoded_frames(tmp_path, monkeypatch):
     """The pixel-vs-latent arm: the tokenizer's training is inside the budget, the VDT it trains sees latents, and
     its scores are those of decoded frames (finite, on the pixel tracker's scale)."""
-    from minivdt.apps.bench import recipe
+    from minivdt.apps.bench import recipe, study
 
     seen = {}
-    real_score = recipe.score
+    real_score = study.score
 
     def spy(model, val, steps=25, vae=None, other_tasks=False):
         seen.update(in_channels=model.config.in_channels, input_size=model.config.input_size, vae=vae)
         return real_score(model, val, steps, vae, other_tasks)
 
-    monkeypatch.setattr(recipe, "score", spy)
-    val = recipe.validation_clips(1)
-    result = recipe.run_arm("x0-high_noise-latent", 0, 2.0, val, tmp_path, steps=1, num_train_clips=20,
-                            model_overrides=common.QUICK_MODEL)
+    monkeypatch.setattr(study, "score", spy)
+    val = study.validation_clips(1)
+    result = study.run_arm("x0-high_noise-latent", recipe.ARMS["x0-high_noise-latent"], 0, 2.0, val, tmp_path,
+                           steps=1, num_train_clips=20, model_overrides=common.QUICK_MODEL)
     assert seen["vae"] is not None and seen["in_channels"] == seen["vae"].config.latent_channels
     assert seen["input_size"] == 16  # 32 x 32 frames, 2x down
     assert (tmp_path / "x0-high_noise-latent__s0" / "tokenizer" / "config.json").is_file()
@@ -207,7 +193,7 @@ def test_latent_recipe_arm_trains_on_latents_and_scores_decoded_frames(tmp_path,
 
 def test_paired_comparison_pairs_clips_and_averages_seeds():
     """Δ = arm − reference clip by clip (mean over the seeds both ran); the SE is that of the paired differences."""
-    from minivdt.apps.bench.recipe import paired_comparison, select
+    from minivdt.apps.bench.study import paired_comparison, select
 
     def result(arm, seed, drop, roll, num_val=2):
         return dict(arm=arm, seed=seed, budget_cpu_s=10.0, num_val_per_scenario=num_val,
@@ -230,7 +216,7 @@ def test_paired_comparison_pairs_clips_and_averages_seeds():
 
 
 def test_recipe_verdict_compares_the_best_diffusion_arm_with_the_regressor_and_names_blind_arms():
-    from minivdt.apps.bench.report import recipe_verdict
+    from minivdt.apps.bench.recipe import recipe_verdict
 
     rows = [dict(arm="x0-high_noise", mean_position_error=4.5, x0_error_T=3.0, context_sensitivity=2.0, steps=100),
             dict(arm="eps-uniform", mean_position_error=8.0, x0_error_T=8.0, context_sensitivity=0.0, steps=110),
@@ -248,30 +234,24 @@ def test_recipe_verdict_compares_the_best_diffusion_arm_with_the_regressor_and_n
     assert recipe_verdict(rows[:1]) == []  # one arm: no "lowest" to name
 
 
-def test_paired_verdict_separates_arms_by_their_paired_standard_error():
-    from minivdt.apps.bench.report import paired_verdict
+def test_paired_word_separates_arms_by_their_paired_standard_error():
+    from minivdt.apps.bench.recipe import paired_word
 
-    base = dict(reference="x0-high_noise", task="predict", seeds=[0, 1], clips=256)
-    paired = [dict(base, arm="b8", difference=-0.30, se=0.05), dict(base, arm="lr2e-3", difference=-0.06, se=0.06),
-              dict(base, arm="uniform", difference=0.25, se=0.10), dict(base, arm="b8", task="backward",
-                                                                        difference=0.01, se=0.05)]
-    assert paired_verdict(paired) == [
-        "- predict, against x0-high_noise: better by more than 2 SE: b8 (-0.30 px); worse by more than 2 SE: "
-        "uniform (+0.25 px); within 2 SE (not told apart on these clips): lr2e-3.",
-        "- backward, against x0-high_noise: within 2 SE (not told apart on these clips): b8."]
+    assert [paired_word(dict(difference=d, se=0.05)) for d in (-0.30, -0.06, 0.25, 0.01)] == [
+        "better", "within 2 SE", "worse", "within 2 SE"]
+    assert paired_word(dict(difference=-0.30, se=0.1), z=3.0) == "within 3 SE"
 
 
-def test_recipe_screen_says_it_is_a_screen_and_where_the_final_comparison_is(tmp_path):
-    from minivdt.apps.bench.report import recipe_markdown
+def test_recipe_screen_says_it_is_a_screen_and_names_the_arms_not_run_yet(tmp_path):
+    from minivdt.apps.bench.recipe import render
 
     row = dict(arm="x0-high_noise", seeds=[0], budget_cpu_s=10.0, steps=5, mean_position_error=4.5,
                position_error={"drop": 4.5}, lost=0.1, x0_error_T=3.0, x0_error_half=2.0, context_sensitivity=2.0)
-    screen = dict(section="recipe", rows=[row], arms={"x0-high_noise": {}, "x0-uniform": {}}, base={},
+    screen = dict(section="recipe", rows=[row], arms={"x0-high_noise": {}, "x0-uniform": {}}, base={"batch_size": 16},
                   num_val_per_scenario=16, **common.stamp())
-    text = "\n".join(recipe_markdown(screen, tmp_path / "B.md"))
+    text = render(screen, tmp_path / "B.md")
+    assert text.startswith("## Recipe study (") and "base recipe (batch_size=16)" in text
     assert "- Not run yet: x0-uniform. The arms above ran with 1 seed(s) on 16 validation clips" in text
-    assert "`--stage final`, has not run yet" in text
-    screen["arms"] = {"x0-high_noise": {}}
-    text = "\n".join(recipe_markdown(screen, tmp_path / "B.md", has_final=True))
-    assert "Not run yet" not in text and "a screen, not a final comparison" in text
-    assert "the next section reruns the close arms" in text
+    assert "a screen, not a final comparison" in text and "`--stage final` reruns the close arms" in text
+    assert "Not run yet" not in render(dict(screen, arms={"x0-high_noise": {}}), tmp_path / "B.md")
+    assert "a screen" not in render(dict(screen, section="recipe_final"), tmp_path / "B.md")

@@ -177,7 +177,7 @@ def _add_quality_args(parser):
                              "(an interrupted training continues from FILE.partial when run again)")
     parser.add_argument("--vdt-run", default=None,
                         help="VDT run folder (its log.jsonl) or .jsonl file with position_error points "
-                             "(see vdt_curve_callback)")
+                             "(e.g. assets/bundled_curve.py's)")
 
 
 def _add_speed_args(parser):
@@ -216,11 +216,6 @@ def _add_recipe_args(parser):
     parser.add_argument("--no-run", action="store_true",
                         help="train nothing: report the arms already finished in --runs (a study still under way); "
                              "arms missing a seed are listed as unfinished")
-    parser.add_argument("--block", default=None,
-                        help="with --stage final: a block of runs made on one host, with the base arm rerun beside "
-                             "the others, when a study had to go on on another machine (a CPU second is not the "
-                             "same work on every host); its own section, recipe_final_BLOCK.json, pairs arms only "
-                             "within the block (lower-case letters and digits)")
     _add_study_args(parser, "arms", "outputs/bench/recipe")
 
 
@@ -233,6 +228,11 @@ def _add_sampler_args(parser):
                         help="record the choice in the checkpoint's training.json (demo and bench quality use it)")
 
 
+def _add_report_args(parser):
+    parser.add_argument("--out", default="assets/benchmarks", help="folder of the benchmark JSON files to read")
+    parser.add_argument("--md", default="BENCHMARKS.md", help="markdown report to (re)write")
+
+
 def _add_card_args(parser):
     parser.add_argument("--checkpoint", default=None, help="model folder (default: the bundled model)")
     parser.add_argument("--out", default="assets/benchmarks", help="folder of the benchmark JSON files to read")
@@ -240,8 +240,8 @@ def _add_card_args(parser):
 
 
 # `minivdt bench NAME`: (help, description, argument adders, the "module:function"s it runs, in order).
-# A new benchmark is one entry here; its module (under minivdt/apps/bench/, imported only when it runs) gets the
-# parsed arguments.
+# A new benchmark is one entry here, and its rerender in "report"; its module (under minivdt/apps/bench/, imported
+# only when it runs; minivdt/apps/bench/__init__.py says what it holds) gets the parsed arguments.
 BENCH_COMMANDS = {
     "baselines": ("copy-last-frame and constant-velocity on the test split", None, (_add_baselines_args,),
                   ("minivdt.apps.bench.quality:main_baselines",)),
@@ -261,9 +261,16 @@ BENCH_COMMANDS = {
                 "Sample the VDT's forward predictions on validation clips with each candidate sampler and step "
                 "count; the lowest mean position error is the choice.", (_add_common, _add_sampler_args),
                 ("minivdt.apps.bench.sampler:main",)),
-    "card": ("the model card and README's results block, from the benchmark JSON files",
-             "Write a model folder's README.md (model card) and README.md's results block from its training.json "
-             "and the quality and sampler JSON files: no number in them is typed by hand.", (_add_card_args,),
+    "report": ("BENCHMARKS.md again from the benchmark JSON files, measuring nothing",
+               "Render every benchmark's section of BENCHMARKS.md again from its JSON file in --out, then the page.",
+               (_add_report_args,),
+               ("minivdt.apps.bench.quality:rerender", "minivdt.apps.bench.recipe:rerender",
+                "minivdt.apps.bench.conditioning:rerender", "minivdt.apps.bench.scaling:rerender",
+                "minivdt.apps.bench.laptop_gpu:rerender", "minivdt.apps.bench.sampler:rerender",
+                "minivdt.apps.bench.speed:rerender", "minivdt.apps.bench.report:main")),
+    "card": ("the model card and README's results and lesson-time tables, from the benchmark JSON files",
+             "Write a model folder's README.md (model card) and README.md's results and lesson-time tables from its "
+             "training.json and the benchmark JSON files: no number in them is typed by hand.", (_add_card_args,),
              ("minivdt.apps.bench.card:main",)),
     "conditioning": ("adaLN vs cross-attention vs concat for the same CPU budget (lesson 6)",
                      "Train one cpu-tiny VDT per conditioning mode with the bundled recipe for the same process CPU "

@@ -1,5 +1,5 @@
-"""Benchmarks — what every benchmark shares: the machine stamp every result carries, JSON files, threads, and the
-fixed evaluation subset that learning curves and the conditioning race score on."""
+"""Benchmarks — what every benchmark shares: the machine stamp every result carries, its JSON and markdown files,
+threads, markdown tables, and the fixed evaluation subset that learning curves score on."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ import torch
 from ...data import split_seeds
 from ...metrics import evaluate
 from ...world import SCENARIOS, make_clips
+from . import report
 
 VDT_NAME, CNN_NAME = "VDT", "SimVP-CNN"
 # --quick: every model shrunk to this (labels keep the preset name; the numbers only prove the code runs)
@@ -50,6 +51,11 @@ def _is_minivdt(program: str) -> bool:
     return path.name == "minivdt" or path.parts[-3:] == ("minivdt", "apps", "cli.py")
 
 
+def set_threads(args):
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+
+
 def write_json(data, path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -57,11 +63,61 @@ def write_json(data, path) -> Path:
     return path
 
 
-def set_threads(args):
-    if args.threads is not None:
-        if args.threads < 1:
-            raise ValueError(f"--threads must be a positive int, got {args.threads}")
-        torch.set_num_threads(args.threads)
+def publish(name: str, data: dict, render, args) -> dict:
+    """Write a benchmark's result as <args.out>/<name>.json and its section, render(data, page), as <name>.md beside
+    it; then BENCHMARKS.md (args.md) from every section in args.out."""
+    text = render(data, args.md)
+    print(text)
+    print(f"wrote {write_json(data, Path(args.out) / f'{name}.json')}")
+    print(f"wrote {write_section(name, text, args.out)}")
+    print(f"wrote {report.write_page(args.out, args.md)}")
+    return data
+
+
+def write_section(name: str, markdown: str, out) -> Path:
+    path = Path(out) / f"{name}.md"
+    path.write_text(markdown)
+    return path
+
+
+def render_files(names, render, args):
+    """`minivdt bench report`: each section of `names` whose JSON is in args.out rendered again, nothing measured."""
+    for name in names:
+        path = Path(args.out) / f"{name}.json"
+        if path.is_file():
+            print(f"wrote {write_section(name, render(json.loads(path.read_text()), args.md), args.out)}")
+
+
+def md_table(header, rows) -> list[str]:
+    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)] + \
+        ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+
+
+def md_stamp(section) -> list[str]:
+    """Where, when and by which command a section was measured."""
+    m = section["machine"]
+    gpu = f", GPU {m['gpu']}" if "gpu" in m else ""
+    simd = f", {m['simd']}" if "simd" in m else ""
+    return [f"Measured {section['date']} on {m['cpu']} ({m['cores']} cores{simd}, {m['threads']} torch threads{gpu}), "
+            f"torch {m['torch']}, Python {m['python']}." + (" **Quick mode: the numbers mean nothing.**"
+                                                             if section.get("quick") else ""),
+            "", f"Command: `{section['command']}`", ""]
+
+
+def markdown(lines: list[str]) -> str:
+    """A section's lines as text, without double blank lines."""
+    return "\n".join(line for i, line in enumerate(lines) if line or i == 0 or lines[i - 1])
+
+
+def shown(where: str, page) -> str:
+    """A path as BENCHMARKS.md (`page`) shows it: relative to the page's folder (the repository) when it lies
+    inside it, so that the page does not carry the measuring machine's folders."""
+    if not Path(where).is_absolute():
+        return where  # already relative, or not a path ("argument")
+    try:
+        return str(Path(where).resolve().relative_to(Path(page).resolve().parent))
+    except ValueError:  # outside the repository
+        return where
 
 
 def eval_subset(num_per_scenario=4, config=None, scenarios=SCENARIOS):

@@ -7,12 +7,11 @@ resumability. The verdict on the paper's claim ("concat converges fastest") is c
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from ...model import count_flops, get_config
 from ...metrics import to_jsonable
-from .recipe import ARMS, BASE, STUDY_STEPS, run_study, select, summarize
-from .report import _md_table
+from ...model import count_flops, get_config
+from .common import QUICK_MODEL, md_stamp, md_table, publish, render_files, set_threads, stamp
+from .recipe import ARMS
+from .study import BASE, finished_runs, summarize
 
 # cond_mode -> the recipe arm that trains it
 RACE = {"concat": "x0-high_noise", "adaln": "x0-high_noise-adaln", "cross_attn": "x0-high_noise-cross_attn"}
@@ -60,14 +59,15 @@ def conditioning_section(results: list[dict], quick: bool = False, model_overrid
     return to_jsonable(dict(section="conditioning", quick=quick, curves=curves, modes=modes, verdict=verdict))
 
 
-def conditioning_markdown(c: dict) -> list[str]:
-    """BENCHMARKS.md's conditioning section (after its stamp)."""
-    lines = ["Each mode is an arm of the recipe study (the bundled recipe; only `cond_mode` changes), trained for the "
-             "same process CPU seconds and scored on the same validation clips.", ""]
+def render(c: dict, page) -> str:
+    """BENCHMARKS.md's conditioning section."""
+    lines = ["## Conditioning race (lesson 6)", ""] + md_stamp(c)
+    lines += ["Each mode is an arm of the recipe study (the bundled recipe; only `cond_mode` changes), trained for the "
+              "same process CPU seconds and scored on the same validation clips.", ""]
     rows = [[m, f"{d['gflops']:.3f}", d["steps"], f"{d['final']['mean_position_error']:.2f}",
              f"{d['final']['lost']:.2f}", f"{d['final']['x0_error_T']:.2f}", f"{d['final']['context_sensitivity']:+.2f}"]
             for m, d in c["modes"].items()]
-    lines += _md_table(["cond_mode", "GFLOPs/clip", "steps", "sampled px", "lost", "x̂₀@T px", "swap px"], rows) + [""]
+    lines += md_table(["cond_mode", "GFLOPs/clip", "steps", "sampled px", "lost", "x̂₀@T px", "swap px"], rows) + [""]
     v = c.get("verdict")
     if v:
         points = ", ".join(f"{leader} ({lead:.0%})" for leader, lead in zip(v["leader_per_point"], v["lead_per_point"]))
@@ -82,28 +82,18 @@ def conditioning_markdown(c: dict) -> list[str]:
             lines.append(f"- No mode leads at every point from {v['informative_from']} on by more than "
                          f"{v['margin']:.0%}: at this budget the race does not rank the modes.")
         lines.append("")
-    return lines
+    return "\n".join(lines)
 
 
 def main(args) -> dict:
-    """`minivdt bench conditioning`: runs the missing race arms, writes conditioning.json and BENCHMARKS.md."""
-    from .common import QUICK_MODEL, set_threads, stamp, write_json
-    from .report import load_sections, write_benchmarks_md
-
+    """`minivdt bench conditioning`: runs the missing race arms, writes conditioning.json and its section."""
     set_threads(args)
-    budget, num_val = (2.0, 1) if args.quick else (args.budget_s, args.num_val)
-    if not budget > 0 or num_val < 1:
-        raise ValueError(f"--budget-s must be > 0 and --num-val >= 1, got {budget} and {num_val}")
-    results = run_study(list(RACE.values()), tuple(args.seeds), budget, num_val, args.runs,
-                        steps=2 if args.quick else STUDY_STEPS, num_train_clips=40 if args.quick else None,
-                        model_overrides=QUICK_MODEL if args.quick else None)
-    results = select(results, num_val, budget)
+    results = finished_runs(args, list(RACE.values()), ARMS, 2.0 if args.quick else args.budget_s)
     section = {**conditioning_section(results, args.quick, QUICK_MODEL if args.quick else None),
-               "num_val_per_scenario": num_val, **stamp()}
-    for mode, d in section["modes"].items():
-        f = d["final"]
-        print(f"{mode:<11} {d['steps']:>6} steps   sampled {f['mean_position_error']:.2f} px   lost {f['lost']:.2f}   "
-              f"x̂0@T {f['x0_error_T']:.2f} px   swap {f['context_sensitivity']:+.2f} px")
-    print(f"wrote {write_json(section, Path(args.out) / 'conditioning.json')}")
-    print(f"wrote {write_benchmarks_md({**load_sections(args.out), 'conditioning': section}, args.md)}")
-    return section
+               "num_val_per_scenario": 1 if args.quick else args.num_val, **stamp()}
+    return publish("conditioning", section, render, args)
+
+
+def rerender(args):
+    """`minivdt bench report`: the section again from conditioning.json."""
+    render_files(("conditioning",), render, args)

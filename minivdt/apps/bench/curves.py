@@ -1,11 +1,10 @@
 """Benchmarks — learning curves: position error on a fixed validation subset against training seconds, for the
-SimVP-CNN (traced while it trains) and for the VDT (from checkpoints, a run's log, or a training callback)."""
+SimVP-CNN (traced while it trains) and for the VDT (from checkpoints or a run's log, e.g. assets/bundled_curve.py's)."""
 
 from __future__ import annotations
 
 import io
 import json
-import time
 from pathlib import Path
 
 import torch
@@ -99,23 +98,6 @@ def learning_curve_vdt(checkpoints, subset, num_given=8, steps=DEFAULT_STEPS, se
     return points
 
 
-def vdt_curve_callback(subset, path, num_given=8, steps=DEFAULT_STEPS, seed=0):
-    """A training.train callback(step, ema_model, seconds) that appends {"step", "seconds", "position_error"}
-    lines to the .jsonl file `path`. train's clock includes earlier callbacks, so their time is subtracted."""
-    path, eval_seconds = Path(path), 0.0
-
-    def callback(step, model, seconds):
-        nonlocal eval_seconds
-        start = time.perf_counter()
-        error = mean_position_error(vdt_predictor(model, steps, seed), subset, num_given)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "a") as f:
-            f.write(json.dumps(dict(step=step, seconds=round(seconds - eval_seconds, 3), position_error=error)) + "\n")
-        eval_seconds += time.perf_counter() - start
-
-    return callback
-
-
 def learning_curve_from_log(path, key: str = "position_error") -> list[dict]:
     """Eval points (lines that carry `key`, e.g. "position_error" or "one_shot_position_error") of a run folder's
     log.jsonl or of a .jsonl file, as {"seconds", "step", "position_error"}."""
@@ -130,18 +112,6 @@ def learning_curve_from_log(path, key: str = "position_error") -> list[dict]:
     except (UnicodeDecodeError, ValueError, KeyError, TypeError) as error:
         raise ValueError(f"{path} is not a JSON-lines learning-curve log ({' '.join(str(error).split())[:200]})") \
             from None
-
-
-def format_learning_curves(curves: dict) -> str:
-    """Text table: one block per model, training seconds -> eval-subset position error."""
-    lines = [f"{'model':<12}{'train s':>9}{'step':>7}{'pos err px':>12}"]
-    for name, points in curves.items():
-        if not points:
-            lines.append(f"{name:<12}{'(no points)':>28}")
-        for p in points:
-            step = "" if p.get("step") is None else p["step"]
-            lines.append(f"{name:<12}{p['seconds']:>9.1f}{step!s:>7}{p['position_error']:>12.2f}")
-    return "\n".join(lines)
 
 
 def plot_learning_curves(curves: dict, path) -> Path:

@@ -19,7 +19,8 @@ from ...data import clip_config, split_seeds
 from ...diffusion import DEFAULT_SAMPLER, DEFAULT_STEPS, NUM_TRAIN_TIMESTEPS, generate
 from ...metrics import evaluate, position_errors, track_balls
 from ...world import BALL_COLOR_NAMES, SCENARIOS, WorldConfig, make_clips
-from .recipe import one_shot_error
+from .common import md_table
+from .study import one_shot_error
 
 # Seeds far above every split (train 0.., val 10M.., test 20M..): clips no split ever produces.
 UNSEEN_SEED_OFFSET = 900_000_000
@@ -111,29 +112,24 @@ def generalisation(model, num_clips: int = 64, scenarios=("drop", "projectile", 
 def physics_markdown(physics: dict) -> list[str]:
     """BENCHMARKS.md lines for the extras: best-of-k, unconditional ball counts, context swap, generalisation."""
     ks = list(next(iter(physics["best_of_k"].values())))
-    lines = ["### Several futures: best-of-k (position error px of the best of k samples per clip)", "",
-             "| scenario | " + " | ".join(f"k = {k}" for k in ks) + " |", "|---|" + "---|" * len(ks)]
-    lines += [f"| {s} | " + " | ".join(f"{v[k]:.2f}" for k in ks) + " |" for s, v in physics["best_of_k"].items()]
+    lines = ["### Several futures: best-of-k (position error px of the best of k samples per clip)", ""]
+    lines += md_table(["scenario"] + [f"k = {k}" for k in ks],
+                      [[s] + [f"{v[k]:.2f}" for k in ks] for s, v in physics["best_of_k"].items()])
     counts = physics["unconditional_ball_counts"]
-    mix = ", ".join(counts.get("scenarios", ["mixed"]))  # files written before the fix compared with mixed only
-    # files written before the card had an unconditional choice sampled with the then default, DDPM with 25 steps
-    how = f" ({counts.get('sampler', 'ddpm').upper()}, {counts.get('steps', 25)} steps)"
-    lines += ["", f"Unconditional samples{how}: the tracker finds {counts['model']:.2f} balls per frame, real clips "
-                  f"have {counts['real']:.2f} (ratio {counts['ratio']:.2f}; real clips: {mix}, equal shares as in "
-                  "training)."]
-    if "by_colour" in counts:  # files written before it was measured have only the totals
-        lines += ["", "Which balls: the share of frames in which the tracker finds each colour, unconditional samples "
-                      "vs real clips: " + ", ".join(f"{name} {c['model']:.2f} vs {c['real']:.2f}"
-                                                    for name, c in counts["by_colour"].items())
-                  + f"; sample frames with no ball at all: {counts['empty_frames']:.0%}."]
-    lines += ["", "### Does the model read its context? (one-shot x̂₀ at t = T-1, position error px)", "",
-              "| scenario | own given frames | another clip's | rise |", "|---|---|---|---|"]
-    lines += [f"| {s} | {v['own']:.2f} | {v['swapped']:.2f} | {v['rise']:+.2f} |"
-              for s, v in physics["context_sensitivity"].items()]
+    lines += ["", f"Unconditional samples ({counts['sampler'].upper()}, {counts['steps']} steps): the tracker finds "
+                  f"{counts['model']:.2f} balls per frame, real clips have {counts['real']:.2f} (ratio "
+                  f"{counts['ratio']:.2f}; real clips: {', '.join(counts['scenarios'])}, equal shares as in training).",
+              "", "Which balls: the share of frames in which the tracker finds each colour, unconditional samples vs "
+                  "real clips: " + ", ".join(f"{name} {c['model']:.2f} vs {c['real']:.2f}"
+                                             for name, c in counts["by_colour"].items())
+              + f"; sample frames with no ball at all: {counts['empty_frames']:.0%}."]
+    lines += ["", "### Does the model read its context? (one-shot x̂₀ at t = T-1, position error px)", ""]
+    lines += md_table(["scenario", "own given frames", "another clip's", "rise"],
+                      [[s, f"{v['own']:.2f}", f"{v['swapped']:.2f}", f"{v['rise']:+.2f}"]
+                       for s, v in physics["context_sensitivity"].items()])
     for world, table in physics["generalisation"].items():
         methods = list(next(iter(table.values())))
-        lines += ["", f"### Generalisation: {world} (position error px / lost)", "",
-                  "| scenario | " + " | ".join(methods) + " |", "|---|" + "---|" * len(methods)]
-        lines += [f"| {s} | " + " | ".join(f"{r[m]['position_error']:.2f} / {r[m]['lost_fraction']:.2f}"
-                                           for m in methods) + " |" for s, r in table.items()]
+        lines += ["", f"### Generalisation: {world} (position error px / lost)", ""]
+        lines += md_table(["scenario"] + methods, [[s] + [f"{r[m]['position_error']:.2f} / {r[m]['lost_fraction']:.2f}"
+                                                         for m in methods] for s, r in table.items()])
     return lines + [""]

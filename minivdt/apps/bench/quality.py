@@ -4,6 +4,7 @@ and the project's targets."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -13,14 +14,15 @@ from ...baselines import BASELINES, REFERENCES, baseline_table, cnn_predictor, v
 from ...cards import CARD_FILE, read_card, sampling_of
 from ...course import default_checkpoint
 from ...data import clip_config, split_seeds
+from ...diffusion import DEFAULT_SAMPLER, DEFAULT_STEPS
 from ...metrics import evaluate, format_table, to_jsonable
 from ...training import TrainConfig, load_model, load_training_videos, make_train_config, pick_device
 from ...world import SCENARIOS, make_clips
-from .common import CNN_NAME, VDT_NAME, eval_subset, set_threads, stamp, write_json
-from .curves import (format_learning_curves, learning_curve_cnn, learning_curve_from_log, learning_curve_vdt,
-                     load_cnn_run, plot_learning_curves, save_cnn_run)
-from .physics import best_of_k, context_sensitivity, generalisation, unconditional_ball_counts
-from .report import load_sections, write_benchmarks_md
+from .common import (CNN_NAME, VDT_NAME, eval_subset, md_stamp, md_table, publish, render_files, set_threads, shown,
+                     stamp, write_section)
+from .curves import (learning_curve_cnn, learning_curve_from_log, learning_curve_vdt, load_cnn_run,
+                     plot_learning_curves, save_cnn_run)
+from .physics import best_of_k, context_sensitivity, generalisation, physics_markdown, unconditional_ball_counts
 
 # The project's bar for "the VDT learns physics" (BENCHMARKS.md lists each as met or not).
 TRIVIAL = ("copy_last_frame", "constant_velocity")
@@ -29,6 +31,7 @@ CV_FACTOR = 0.6  # on GRAVITY_SCENARIOS: VDT position error <= CV_FACTOR x const
 MAX_LOST = 0.03  # fraction of balls the tracker may lose in the VDT's predictions, on every scenario
 BALL_COUNT_TOLERANCE = 0.10  # unconditional samples: balls per frame within ±10 % of real clips
 CNN_FACTOR = 1.5  # stretch: VDT position error within 1.5x the equal-budget SimVP-CNN's
+TREND_SNAPSHOTS = 6  # target_curve.jsonl: the last snapshots whose slope BENCHMARKS.md shows
 
 
 def _target(met, detail):
@@ -185,20 +188,67 @@ def bench_quality(checkpoint=None, budget_s=None, num_clips=64, scenarios=SCENAR
         **stamp()))
 
 
-def format_quality(q: dict) -> str:
-    """Printable per-scenario table (per-step position errors too), targets and learning curves."""
-    num_future = len(next(iter(next(iter(q["results"].values())).values()))["position_error_per_step"])
-    steps = "".join(f"{'t+' + str(i + 1):>6}" for i in range(num_future))
-    header = f"{'scenario':<11}{'method':<22}{'pos err':>8}{'lost':>6}{'contact':>8}{'PSNR':>6}{'SSIM':>6}  {steps}"
-    lines = [header, "-" * len(header)]
-    for scenario, methods in q["results"].items():
-        for name, r in methods.items():
-            per_step = "".join(f"{e:>6.2f}" for e in r["position_error_per_step"])
-            lines.append(f"{scenario:<11}{name:<22}{r['position_error']:>8.2f}{r['lost_fraction']:>6.2f}"
-                         f"{r['contact_accuracy']:>8.2f}{r['psnr']:>6.1f}{r['ssim']:>6.3f}  {per_step}")
-    lines += ["", "targets:"]
-    lines += [f"  [{target_verdict(t)}] {name}: {t['detail']}" for name, t in q["targets"].items()]
-    lines += ["", format_learning_curves(q["learning_curves"])]
+def render(q: dict, page) -> str:
+    """BENCHMARKS.md's quality section: the table, the physics extras, the targets and the learning curves."""
+    steps, cnn = q["sampling_steps"], q["cnn"]
+    cnn_text = (f"{CNN_NAME}: {cnn['parameters']:,} parameters, trained {cnn['train_seconds']:.0f} s "
+                f"({cnn['steps']} steps; budget {cnn['budget_s']:.0f} s from {shown(cnn['budget_source'], page)}) on "
+                f"the same {q['num_train_clips']} training clips." if cnn else
+                f"**No {CNN_NAME} in this run** (`--no-cnn`): the equal-budget CNN comparison is not measured.")
+    lines = ["## Prediction quality (8 given frames -> 8 predicted)", ""] + md_stamp(q)
+    lines += [f"Checkpoint `{shown(q['checkpoint'], page)}`; {q['num_clips']} test clips per scenario; VDT sampled "
+              f"with {steps} {q['sampler'].upper()} step{'s' if steps > 1 else ''}. " + cnn_text, ""]
+    lines += md_table(["scenario", "method", "pos err px", "per step t+1..", "lost", "contact", "PSNR", "SSIM"],
+                      [[s, m, f"{r['position_error']:.2f}", " ".join(f"{e:.1f}" for e in r["position_error_per_step"]),
+                        f"{r['lost_fraction']:.3f}", f"{r['contact_accuracy']:.2f}", f"{r['psnr']:.1f}",
+                        f"{r['ssim']:.3f}"] for s, methods in q["results"].items() for m, r in methods.items()])
+    if q.get("physics"):
+        lines += [""] + physics_markdown(q["physics"])
+    lines += ["", "### Targets", ""]
+    lines += [f"- {target_verdict(t).replace('NOT met', '**not met**')}: {name} ({t['detail']})"
+              for name, t in q["targets"].items()]
+    lines += ["", "### Learning curves (position error on a fixed val subset vs training seconds)", ""]
+    lines += md_table(["model", "train s", "step", "pos err px"],
+                      [[name, f"{p['seconds']:.0f}", p.get("step", ""), f"{p['position_error']:.2f}"]
+                       for name, points in q["learning_curves"].items() for p in points]) + [""]
+    if VDT_NAME not in q["learning_curves"]:
+        lines += ["(No VDT curve: pass `--vdt-curve SECONDS:CHECKPOINT` or `--vdt-run RUN_OR_JSONL`.)", ""]
+    if q.get("plot"):
+        lines += [f"![learning curves]({shown(q['plot'], page)})", ""]
+    return "\n".join(lines)
+
+
+def render_target_curve(rows: list[dict], page=None) -> str:
+    """The quality section's last part, from assets/target_curve.py's file: the target metrics of every snapshot of
+    the bundled run (validation clips), and each one's least-squares slope over the last `TREND_SNAPSHOTS`."""
+    rows = sorted(rows, key=lambda r: r["step"])
+    scenarios = list(rows[0]["scenarios"])
+    columns = {f"lost {s}": (lambda r, s=s: r["scenarios"][s]["lost_fraction"], ".3f") for s in scenarios}
+    if "mixed" in scenarios:
+        columns["contact mixed"] = (lambda r: r["scenarios"]["mixed"]["contact_accuracy"], ".3f")
+    columns["mean px"] = (lambda r: sum(v["position_error"] for v in r["scenarios"].values()) / len(scenarios), ".2f")
+    columns["uncond. balls/frame"] = (lambda r: r["unconditional"]["model"], ".2f")
+    last = rows[-TREND_SNAPSHOTS:]
+    steps = [r["step"] / 1000 for r in last]
+
+    def slope(value):  # per 1000 steps
+        xs, ys = steps, [value(r) for r in last]
+        mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+        return sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / max(1e-12, sum((x - mx) ** 2 for x in xs))
+
+    lines = ["### Where the unmet targets stall (every snapshot of the bundled run, validation clips)", "",
+             f"Made by `python assets/target_curve.py RUN_DIR assets/benchmarks/target_curve.jsonl`: "
+             f"{rows[0]['num_val']} validation clips per scenario, forward prediction with {rows[0]['steps']} "
+             f"{rows[0]['sampler'].upper()} step(s); unconditional samples with the library default "
+             f"({DEFAULT_SAMPLER.upper()}, {DEFAULT_STEPS} steps) at every snapshot (the quality table uses the sampler "
+             f"the card chose for them), against {rows[-1]['unconditional']['real']:.2f} balls per frame in real "
+             f"clips. The targets: lost balls < {MAX_LOST:.0%}, balls per frame within ±{BALL_COUNT_TOLERANCE:.0%} of "
+             "real clips. The last row is each column's least-squares slope per 1000 steps over the last "
+             f"{len(last)} snapshots.", ""]
+    lines += md_table(["step", "train h", *columns],
+                      [[r["step"], f"{r['seconds'] / 3600:.1f}", *(format(value(r), f) for value, f in columns.values())]
+                       for r in rows]
+                      + [["trend", "", *(f"{slope(value):+.4f}" for value, _ in columns.values())]]) + [""]
     return "\n".join(lines)
 
 
@@ -223,10 +273,17 @@ def main(args) -> dict:
         vdt_curve=[_parse_curve(c) for c in args.vdt_curve or []], vdt_run=args.vdt_run, quick=quick,
         cnn_run=args.cnn_run, sampler=args.sampler, cnn=not args.no_cnn)
     q["plot"] = str(plot_learning_curves(q["learning_curves"], Path(args.out) / "learning_curves.png").resolve())
-    print(format_quality(q))
-    print(f"wrote {write_json(q, Path(args.out) / 'quality.json')}")
-    print(f"wrote {write_benchmarks_md({**load_sections(args.out), 'quality': q}, args.md)}")
-    return q
+    return publish("quality", q, render, args)
+
+
+def rerender(args):
+    """`minivdt bench report`: the quality section again from quality.json, and its last part from
+    target_curve.jsonl (assets/target_curve.py writes it, one line per snapshot)."""
+    render_files(("quality",), render, args)
+    curve = Path(args.out) / "target_curve.jsonl"
+    if curve.is_file():
+        rows = [json.loads(line) for line in curve.read_text().splitlines() if line.strip()]
+        print(f"wrote {write_section('target_curve', render_target_curve(rows), args.out)}")
 
 
 def main_baselines(args) -> dict:

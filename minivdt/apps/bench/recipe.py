@@ -1,48 +1,17 @@
-"""Tool — `minivdt bench recipe`: which training recipe makes the VDT learn physics on a CPU budget?
-
-Every arm trains the same backbone on the same clips with the same seed for the same budget of process CPU
-seconds (the machine is shared, so wall clock would measure the neighbours), and is scored at a few points of its
-budget on held-out validation clips:
-- position error of 8 sampled future frames (25 ancestral DDPM steps, fixed for the whole study) and the fraction of
-  balls lost;
-- the one-shot x̂_0 error at t = T-1 and t = T/2 (how well a single forward pass already predicts the future);
-- context sensitivity: how much the x̂_0 error at t = T-1 rises when the 8 given frames are another clip's.
-  A model that ignores its context scores the same either way;
-- at the end of the budget, the sampled error of backward prediction and interpolation too: every arm trains all
-  seven tasks, and an arm that buys forward prediction with the others (the task-mix arm) must show the price.
-The screen runs every arm with one seed on a few clips; `--stage final` reruns the arms it left close with several
-seeds and more clips, and pairs them clip by clip against the base arm.
-Finished arms are kept as JSON and skipped when the command is run again, so a long study survives interruptions;
-an arm cut off mid-way starts again.
-"""
+"""Benchmarks — the recipe study (`minivdt bench recipe`): which training recipe makes the VDT learn physics on a
+CPU budget? Every arm changes one thing of the bundled recipe (study.BASE: prediction target, timestep sampling,
+loss weighting, patch, attention, pixels or latents, learning rate, batch, task mix) and trains for the same process
+CPU seconds (study.py says how arms are trained and scored). The screen runs every arm with one seed on a few clips;
+`--stage final` reruns the arms it left close with several seeds and more clips, and pairs them clip by clip against
+the base arm; `--no-run` reports a study under way from its runs folder, training nothing."""
 
 from __future__ import annotations
 
-import json
-import re
-import shutil
-import time
 from pathlib import Path
 
-import numpy as np
-import torch
+from .common import markdown, md_stamp, md_table, publish, render_files, set_threads, shown, stamp
+from .study import BASE, OTHER_TASKS, finished_runs, paired_comparison, plot_curves, summarize
 
-from minivdt.data import split_seeds, to_tensor, to_uint8
-from minivdt.diffusion import NUM_TRAIN_TIMESTEPS, make_scheduler, predict_x0, sample
-from minivdt.masks import make_mask
-from minivdt.metrics import position_errors
-from minivdt.tokenizer import decode_video, encode_video, save_tokenizer, train_tokenizer
-from minivdt.training import load_training_videos, make_train_config, train
-from minivdt.world import WorldConfig, make_clips
-
-VAL_SCENARIOS = ("drop", "projectile", "roll", "collide")
-NUM_GIVEN = 8
-# How every arm's sampled futures are scored, pinned here (not the library default) so that all arms of the study
-# are scored alike; the one-shot x̂_0 numbers need no sampler.
-STUDY_SAMPLER, STUDY_STEPS = "ddpm", 25
-# The recipe the earlier short runs pointed at; every arm changes one thing of it.
-BASE = dict(prediction_type="sample", timestep_sampling="high_noise", loss_weighting="none", learning_rate=1e-3,
-            batch_size=16, num_train_clips=8000, mixed_precision="no", warmup_steps=100, log_every=50)
 ARMS = {
     # parameterisation x timestep sampling / loss weighting
     "eps-uniform": dict(prediction_type="epsilon", timestep_sampling="uniform"),
@@ -97,330 +66,133 @@ FACTORS = {
 FINAL_ARMS = ("x0-high_noise", "x0-high_noise-b8", "x0-high_noise-lr2e-3", "x0-high_noise-predict_heavy",
               "x0-uniform", "x0-high_noise-lr5e-4")
 
-
-class BudgetReached(Exception):
-    """Raised from the training callback once an arm has used its CPU budget."""
-
-
-def validation_clips(num_per_scenario: int, config: WorldConfig | None = None) -> dict:
-    """{scenario: ClipBatch} from the val split: never trained on, never used for the test table."""
-    seeds = split_seeds("val", num_per_scenario)
-    return {scenario: make_clips(scenario, seeds, config) for scenario in VAL_SCENARIOS}
-
-
-def _task_mask(model, batch, task: str = "predict"):
-    """The study's mask (B, F, 1, H, W) of a whole-frame task: NUM_GIVEN frames given (split between the ends for
-    interpolate)."""
-    cfg = model.cfg
-    return make_mask(task, batch, cfg.num_frames, cfg.height, cfg.width, num_given=NUM_GIVEN,
-                     patch_size=cfg.patch_size)
+# BENCHMARKS.md's recipe sections by JSON name: (title, what is particular to it). recipe_final_xeon (kept as it was
+# measured; its runs are in assets/benchmarks/recipe_xeon) holds the two arms the final comparison left unfinished,
+# run to the end on a second machine beside a rerun of the base arm.
+SECTIONS = {
+    "recipe": ("Recipe study (which training recipe learns physics on a CPU budget)", ""),
+    "recipe_final": ("Recipe study, final comparison (the arms the screen left close)", ""),
+    "recipe_final_xeon": ("Recipe study, final comparison: the unfinished arms on a second machine",
+                          "The arms the final comparison above left unfinished, run to the end on the machine stamped "
+                          "here beside a rerun of the base arm with the same seeds; they pair only with this base "
+                          "arm, since a CPU second there buys other work. (The command's `--block` option is gone: "
+                          "`--stage final --no-run --runs assets/benchmarks/recipe_xeon --out DIR` renders these "
+                          "runs again as DIR/recipe_final.json.)"),
+}
 
 
-def _to_model_space(clips, vae=None) -> torch.Tensor:
-    """Clips as the model sees them: pixels (B, F, 3, H, W), or a tokenizer's latents (B, F, c, H/s, W/s)."""
-    video = to_tensor(clips.frames)  # (B, F, C, H, W)
-    return video if vae is None else encode_video(vae, video)
+def recipe_verdict(rows: list[dict], ignores_context_px: float = 0.1) -> list[str]:
+    """What the recipe table says, computed from it: the best arm by each score, and the arms whose one-shot x̂₀
+    hardly moves when the context is swapped (they have not learned to read the given frames)."""
+    if len(rows) < 2:  # nothing to compare yet
+        return []
+    best = lambda key: min(rows, key=lambda a: a[key])  # noqa: E731
+    lines = [f"- Lowest sampled error: **{best('mean_position_error')['arm']}** "
+             f"({best('mean_position_error')['mean_position_error']:.2f} px); lowest one-shot x̂₀ error at t = T-1: "
+             f"**{best('x0_error_T')['arm']}** ({best('x0_error_T')['x0_error_T']:.2f} px)."]
+    reference = next((a for a in rows if a["arm"] == "regressor"), None)
+    diffusion = [a for a in rows if a["arm"] != "regressor"]
+    if reference and diffusion:
+        arm = min(diffusion, key=lambda a: a["x0_error_T"])
+        lines.append(f"- Reference: the same backbone as a plain regressor (x₀ target at t = T-1 only, forward "
+                     f"prediction only) reaches {reference['x0_error_T']:.2f} px one-shot in the same CPU seconds, "
+                     f"against {arm['x0_error_T']:.2f} px for {arm['arm']}, which also learns all seven tasks "
+                     f"({arm['x0_error_T'] / reference['x0_error_T']:.2f}x the regressor's error). The regressor's "
+                     "sampled and t = T/2 columns are outside what it was trained for.")
+    by_arm = {a["arm"]: a for a in rows}
+    answered = [(question, [by_arm[arm] for arm in arms if arm in by_arm]) for question, arms in FACTORS.items()]
+    answered = [(question, arms) for question, arms in answered if len(arms) > 1]
+    if answered:
+        lines.append("- One thing changed at a time (sampled px; steps in the budget):")
+        lines += [f"  - {question}: " + ", ".join(f"{a['arm']} {a['mean_position_error']:.2f} ({a['steps']})"
+                                                  for a in arms) for question, arms in answered]
+    blind = [a["arm"] for a in rows if a["context_sensitivity"] < ignores_context_px]
+    if blind:
+        lines.append(f"- Context swap moves x̂₀ by less than {ignores_context_px} px (the given frames are not read yet): "
+                     + ", ".join(blind) + ".")
+    return lines
 
 
-def _to_frames(x, vae=None) -> np.ndarray:
-    """Model space back to uint8 frames (B, F, H, W, 3)."""
-    return to_uint8(x if vae is None else decode_video(vae, x).clamp(-1, 1))
+def paired_word(p: dict, z: float = 2.0) -> str:
+    """A paired row against its reference: "better" or "worse" by more than `z` paired standard errors, else
+    "within 2 SE" (clip-to-clip noise)."""
+    return "better" if p["difference"] < -z * p["se"] else "worse" if p["difference"] > z * p["se"] else f"within {z:g} SE"
 
 
-@torch.no_grad()
-def sampled_error(model, clips, steps: int = STUDY_STEPS, seed: int = 0, vae=None,
-                  task: str = "predict") -> tuple[np.ndarray, float]:
-    """(position error px of each clip's sampled frames (B,), lost fraction) for `clips` and a whole-frame task:
-    predict (8 given, 8 generated after them), backward (the last 8 given) or interpolate (4 given at each end)."""
-    video = _to_model_space(clips, vae)
-    mask = _task_mask(model, len(video), task)  # (B, F, 1, H, W)
-    generated = mask[0].flatten(1).amax(1).bool().numpy()  # (F,) the frames the model generates
-    scheduler = make_scheduler(STUDY_SAMPLER, prediction_type=model.config.prediction_type)
-    generator = torch.Generator().manual_seed(seed)
-    frames = _to_frames(sample(model, video, mask, scheduler, steps, generator=generator), vae)[:, generated]
-    errors, lost = position_errors(frames, clips.positions[:, generated], clips.present)  # (B, F') each
-    return errors.mean(-1), float(lost.mean())
-
-
-@torch.no_grad()
-def one_shot_error(model, clips, timestep: int, swap_context: bool = False, seed: int = 0, vae=None) -> float:
-    """Position error px of the future frames of x̂_0 from ONE forward pass at `timestep`.
-
-    swap_context=True gives every clip the 8 given frames of the next clip in the batch, while the noisy future
-    and the truth it is scored against stay its own."""
-    x0 = _to_model_space(clips, vae)  # (B, F, C, H, W)
-    mask = _task_mask(model, len(x0))
-    scheduler = make_scheduler(STUDY_SAMPLER, prediction_type=model.config.prediction_type)
-    generator = torch.Generator().manual_seed(seed)
-    timesteps = torch.full((len(x0),), timestep, dtype=torch.long)
-    noise = torch.randn(x0.shape, generator=generator)
-    x_t = scheduler.add_noise(x0, noise, timesteps)  # x_t = sqrt(ᾱ_t) x_0 + sqrt(1 - ᾱ_t) ε
-    context = x0.roll(1, dims=0) if swap_context else x0
-    cond = (1 - mask) * context
-    prediction = model(mask * x_t + cond, timesteps, cond, mask)
-    future = _to_frames(predict_x0(scheduler, prediction, mask * x_t + cond, timesteps), vae)[:, NUM_GIVEN:]
-    errors, _ = position_errors(future, clips.positions[:, NUM_GIVEN:], clips.present)
-    return float(errors.mean())
-
-
-OTHER_TASKS = ("backward", "interpolate")  # scored at the end of an arm's budget: the model must do them too
-
-
-def score(model, val: dict, steps: int = STUDY_STEPS, vae=None, other_tasks: bool = False) -> dict:
-    """All of an arm's validation numbers for one model (on a tokenizer's latents when `vae` is given);
-    other_tasks=True adds the sampled error of backward prediction and interpolation (OTHER_TASKS)."""
-    model = model.float().eval()
-    T = NUM_TRAIN_TIMESTEPS
-    result = {"position_error": {}, "lost": {}, "per_clip_error": {}}
-    for scenario, clips in val.items():
-        per_clip, result["lost"][scenario] = sampled_error(model, clips, steps, vae=vae)
-        result["position_error"][scenario] = float(per_clip.mean())
-        result["per_clip_error"][scenario] = [round(float(e), 4) for e in per_clip]  # for paired comparisons
-    joined = [val[s] for s in val]
-    result["x0_error_T"] = float(np.mean([one_shot_error(model, c, T - 1, vae=vae) for c in joined]))
-    result["x0_error_half"] = float(np.mean([one_shot_error(model, c, T // 2, vae=vae) for c in joined]))
-    swapped = float(np.mean([one_shot_error(model, c, T - 1, swap_context=True, vae=vae) for c in joined]))
-    result["context_sensitivity"] = swapped - result["x0_error_T"]
-    result["mean_position_error"] = float(np.mean(list(result["position_error"].values())))
-    for task in OTHER_TASKS if other_tasks else ():
-        errors = {s: sampled_error(model, clips, steps, vae=vae, task=task) for s, clips in val.items()}
-        result[task] = {"mean_position_error": float(np.mean([e.mean() for e, _ in errors.values()])),
-                        "lost": float(np.mean([lost for _, lost in errors.values()])),
-                        "per_clip_error": {s: [round(float(x), 4) for x in e] for s, (e, _) in errors.items()}}
-    return result
-
-
-def run_arm(name: str, seed: int, budget_s: float, val: dict, out_dir: Path, num_marks: int = 4,
-            steps: int = STUDY_STEPS, num_train_clips: int | None = None, model_overrides: dict | None = None,
-            arm: dict | None = None, budget_steps: int | None = None) -> dict:
-    """Train one arm for `budget_s` process CPU seconds (or, given budget_steps, that many optimizer steps),
-    scoring it at num_marks evenly spaced points. `arm` overrides BASE (default ARMS[name]); num_train_clips and
-    model_overrides shrink the data and the model (for --quick)."""
-    arm = ARMS[name] if arm is None else arm
-    overrides = {**BASE, **arm}
-    tokenizer_cpu_s = overrides.pop("tokenizer_cpu_s", None)
-    if num_train_clips is not None:
-        overrides["num_train_clips"] = num_train_clips
-    if model_overrides:
-        overrides["model_overrides"] = {**overrides.get("model_overrides", {}), **model_overrides}
-    run_dir = out_dir / f"{name}__s{seed}"
-    shutil.rmtree(run_dir, ignore_errors=True)  # an arm cut off earlier starts again
-    cfg = make_train_config("cpu-tiny", **overrides, seed=seed, max_steps=10 ** 7, checkpoint_every=10 ** 7,
-                            out_dir=str(run_dir))
-    budget = budget_s if budget_steps is None else budget_steps
-    marks = [budget * (i + 1) / num_marks for i in range(num_marks)]
-    curve = []
-    cpu0, wall0 = time.process_time(), time.perf_counter()
-    paused = {"cpu": 0.0, "wall": 0.0}
-    vae = None
-    if tokenizer_cpu_s is not None:  # the latent arm: the tokenizer's training is part of the budget
-        videos = load_training_videos(cfg)
-        vae, _ = train_tokenizer(videos, steps=10 ** 9, seed=seed, progress=False,
-                                 cpu_budget_s=min(tokenizer_cpu_s, budget_s / 2))
-        cfg.tokenizer = str(save_tokenizer(vae, run_dir / "tokenizer"))
-        print(f"  {name} seed {seed}: tokenizer trained, {time.process_time() - cpu0:.0f} CPU-s", flush=True)
-
-    def evaluate(step, ema_model, seconds):
-        used = time.process_time() - cpu0 - paused["cpu"]
-        if (used if budget_steps is None else step) < marks[len(curve)]:
-            return
-        pause_cpu, pause_wall = time.process_time(), time.perf_counter()
-        point = {"cpu_s": round(used, 1), "wall_s": round(time.perf_counter() - wall0 - paused["wall"], 1),
-                 "step": step, **score(ema_model, val, steps, vae, other_tasks=len(curve) == num_marks - 1)}
-        curve.append(point)
-        print(f"  {name} seed {seed}: {used:.0f} CPU-s, step {step}, sampled {point['mean_position_error']:.2f} px, "
-              f"x̂0@T {point['x0_error_T']:.2f} px, swap {point['context_sensitivity']:+.2f} px", flush=True)
-        paused["cpu"] += time.process_time() - pause_cpu
-        paused["wall"] += time.perf_counter() - pause_wall
-        if len(curve) == len(marks):
-            raise BudgetReached
-
-    try:
-        train(cfg, progress=False, callback=evaluate, callback_every=10)
-    except BudgetReached:
-        pass
-    return {"arm": name, "seed": seed, "budget_cpu_s": budget_s, "budget_steps": budget_steps, "overrides": arm,
-            "curve": curve,
-            "final": curve[-1] if curve else None, "threads": torch.get_num_threads()}
-
-
-def check_arms(arms, table: dict, name: str = "arms"):
-    """Refuse arm names `table` does not hold, before anything is trained or read."""
-    unknown = [a for a in arms if a not in table]
-    if unknown:
-        raise ValueError(f"{name} must be among {list(table)}, got unknown {unknown}")
-
-
-def run_study(arms, seeds=(0,), budget_s: float = 1200, num_val: int = 16, out="outputs/bench/recipe",
-              steps: int = STUDY_STEPS, num_train_clips: int | None = None,
-              model_overrides: dict | None = None, table: dict | None = None,
-              budget_steps: int | None = None) -> list[dict]:
-    """Run every (arm, seed) not yet finished in `out`; returns all finished results found there. `table` maps
-    arm names to their overrides of BASE (default ARMS); budget_steps replaces the CPU budget by a step count."""
-    table = ARMS if table is None else table
-    check_arms(arms, table)
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    val = validation_clips(num_val)
-    for name in arms:
-        for seed in seeds:
-            budget = f"{int(budget_s)}cpu_s" if budget_steps is None else f"{budget_steps}steps"
-            path = out / f"{name}__s{seed}__{budget}__{num_val}val.json"
-            if path.exists():
-                continue
-            print(f"arm {name}, seed {seed}: {budget.replace('_', '-')}", flush=True)
-            result = run_arm(name, seed, budget_s, val, out / "runs", steps=steps, num_train_clips=num_train_clips,
-                             model_overrides=model_overrides, arm=table[name], budget_steps=budget_steps)
-            result["num_val_per_scenario"] = num_val
-            tmp = path.with_suffix(".tmp")
-            tmp.write_text(json.dumps(result, indent=1) + "\n")
-            tmp.replace(path)
-    return load_results(out)
-
-
-def load_results(out) -> list[dict]:
-    return [json.loads(p.read_text()) for p in sorted(Path(out).glob("*.json"))]
-
-
-def select(results: list[dict], num_val: int, budget_s: float | None = None, budget_steps: int | None = None):
-    """The results of one study design (validation clips per scenario and budget): a folder may hold several."""
-    return [r for r in results if r.get("num_val_per_scenario") == num_val and r.get("budget_steps") == budget_steps
-            and (budget_s is None or r["budget_cpu_s"] == budget_s)]
-
-
-def _per_clip(results: list[dict], arm: str, task: str = "predict") -> dict:
-    """seed -> (clips,) an arm's final sampled error of `task` on every validation clip, scenarios in name order."""
-    out = {}
-    for r in results:
-        if r["arm"] != arm or not r["final"]:
-            continue
-        scores = r["final"] if task == "predict" else r["final"].get(task, {})  # other tasks: a sub-dict
-        if scores.get("per_clip_error"):
-            out[r["seed"]] = np.concatenate([scores["per_clip_error"][s] for s in sorted(scores["per_clip_error"])])
-    return out
-
-
-def paired_comparison(results: list[dict], reference: str = "x0-high_noise", task: str = "predict") -> list[dict]:
-    """Each arm's final sampled error of `task` minus the reference arm's, paired clip by clip on the same
-    validation clips (each clip's error averaged over the seeds both arms ran): the paired standard error says
-    whether a gap is larger than clip-to-clip noise. Arms without per-clip errors (older results) are left out."""
-    ref, rows = _per_clip(results, reference, task), []
-    for name in dict.fromkeys(r["arm"] for r in results):
-        runs = _per_clip(results, name, task)
-        seeds = sorted(set(runs) & set(ref))
-        if name == reference or not seeds:
-            continue
-        d = np.mean([runs[s] for s in seeds], axis=0) - np.mean([ref[s] for s in seeds], axis=0)
-        rows.append(dict(arm=name, reference=reference, task=task, seeds=seeds, clips=len(d),
-                         difference=float(d.mean()),
-                         se=float(d.std(ddof=1) / np.sqrt(len(d))) if len(d) > 1 else float("nan")))
-    return rows
-
-
-def summarize(results: list[dict], table: dict | None = None) -> dict:
-    """One row per arm of `table` (default ARMS; mean over its seeds) at the end of its budget, and its curve
-    points (also the mean over its seeds), for the report."""
-    rows, curves = [], {}
-    for name in (ARMS if table is None else table):
-        runs = [r for r in results if r["arm"] == name and r["final"]]
-        if not runs:
-            continue
-        final = [r["final"] for r in runs]
-        mean = lambda key: float(np.mean([f[key] for f in final]))  # noqa: E731
-        rows.append(dict(arm=name, seeds=[r["seed"] for r in runs], budget_cpu_s=runs[0]["budget_cpu_s"],
-                         steps=int(np.mean([f["step"] for f in final])),
-                         position_error={s: float(np.mean([f["position_error"][s] for f in final]))
-                                         for s in final[0]["position_error"]},
-                         mean_position_error=mean("mean_position_error"),
-                         lost=float(np.mean([np.mean(list(f["lost"].values())) for f in final])),
-                         x0_error_T=mean("x0_error_T"), x0_error_half=mean("x0_error_half"),
-                         context_sensitivity=mean("context_sensitivity"),
-                         other_tasks={task: float(np.mean([f[task]["mean_position_error"] for f in final]))
-                                      for task in OTHER_TASKS if all(task in f for f in final)}))
-        # the curve averaged over the seeds, point by point (every seed is scored at the same fractions of the budget)
-        curves[name] = [dict(cpu_s=float(np.mean([p["cpu_s"] for p in points])),
-                             wall_s=float(np.mean([p["wall_s"] for p in points])),
-                             step=int(np.mean([p["step"] for p in points])),
-                             sampled=float(np.mean([p["mean_position_error"] for p in points])),
-                             lost=float(np.mean([np.mean(list(p["lost"].values())) for p in points])),
-                             one_shot=float(np.mean([p["x0_error_T"] for p in points])),
-                             swap=float(np.mean([p["context_sensitivity"] for p in points])))
-                        for points in zip(*(r["curve"] for r in runs))]
-    return dict(rows=rows, curves=curves)
-
-
-def plot_curves(summary: dict, path) -> Path:
-    """Sampled and one-shot position error vs CPU seconds, one line per arm."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
-    seeds = {row["arm"]: len(row["seeds"]) for row in summary["rows"]}
-    for name, points in summary["curves"].items():
-        seconds = [p["cpu_s"] for p in points]
-        label = f"{name} (mean of {seeds[name]} seeds)" if seeds.get(name, 1) > 1 else name
-        line, = axes[0].plot(seconds, [p["sampled"] for p in points], marker="o", label=label)
-        axes[1].plot(seconds, [p["one_shot"] for p in points], marker="o", color=line.get_color())
-    axes[0].set(title=f"sampled future ({STUDY_SAMPLER}, {STUDY_STEPS} steps)", xlabel="training CPU seconds",
-                ylabel="position error px (val)")
-    axes[1].set(title="one-shot x̂₀ at t = T-1", xlabel="training CPU seconds")
-    axes[0].legend(fontsize=7)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
-
-
-def format_summary(summary: dict) -> str:
-    header = f"{'arm':<30}{'seeds':>6}{'steps':>7}{'sampled px':>11}{'lost':>6}{'x̂0@T':>7}{'x̂0@T/2':>8}{'swap +px':>9}"
-    lines = [header, "-" * len(header)]
-    for r in summary["rows"]:
-        lines.append(f"{r['arm']:<30}{len(r['seeds']):>6}{r['steps']:>7}{r['mean_position_error']:>11.2f}"
-                     f"{r['lost']:>6.2f}{r['x0_error_T']:>7.2f}{r['x0_error_half']:>8.2f}"
-                     f"{r['context_sensitivity']:>9.2f}")
-    return "\n".join(lines)
+def render(r: dict, page) -> str:
+    """A recipe section of BENCHMARKS.md: the screen (every arm, one seed) or a final comparison (the close arms,
+    several seeds, more clips, paired against the base arm)."""
+    title, particular = SECTIONS[r["section"]]
+    base = ", ".join(f"{k}={v}" for k, v in r["base"].items())
+    lines = [f"## {title}", ""] + md_stamp(r) + ([particular, ""] if particular else [])
+    lines += [f"Every arm changes one thing of the base recipe ({base}) and trains the cpu-tiny VDT for the same "
+              f"process CPU seconds on the same clips and seed. Scored on {r['num_val_per_scenario']} validation clips "
+              "per scenario (drop, projectile, roll, collide): position error of sampled futures, balls lost, "
+              "one-shot x̂₀ error at t = T-1 and T/2, and how much the x̂₀ error at t = T-1 rises when the given "
+              "frames are another clip's (0 = the context is ignored). Arms may have run in different sessions on "
+              "different machines, where a CPU second is not the same work: the steps column says how many updates "
+              "each arm got.", ""]
+    rows = [[a["arm"], len(a["seeds"]), f"{a['budget_cpu_s']:.0f}", a["steps"], f"{a['mean_position_error']:.2f}",
+             " / ".join(f"{v:.2f}" for v in a["position_error"].values()), f"{a['lost']:.2f}",
+             f"{a['x0_error_T']:.2f}", f"{a['x0_error_half']:.2f}", f"{a['context_sensitivity']:+.2f}"]
+            for a in r["rows"]]
+    lines += md_table(["arm", "seeds", "CPU s", "steps", "sampled px", "drop / proj / roll / collide", "lost",
+                       "x̂₀@T px", "x̂₀@T/2 px", "swap px"], rows) + [""]
+    lines += recipe_verdict(r["rows"])
+    tasks = sorted({task for a in r["rows"] for task in a.get("other_tasks", {})})
+    if tasks:
+        lines += ["", "The other whole-frame tasks at the end of the budget (sampled position error px of the "
+                  "generated frames; backward: the last 8 frames given, interpolate: 4 at each end):", ""]
+        lines += md_table(["arm", "predict px"] + [f"{t} px" for t in tasks],
+                          [[a["arm"], f"{a['mean_position_error']:.2f}"]
+                           + [f"{a['other_tasks'][t]:.2f}" if t in a.get("other_tasks", {}) else "not measured"
+                              for t in tasks] for a in r["rows"]]) + [""]
+    if r.get("paired"):
+        lines += ["", f"Paired against {r['paired'][0]['reference']} on the same validation clips (each clip's "
+                  "sampled error averaged over the seeds both ran; negative = the arm is better; SE = paired "
+                  "standard error over clips; better or worse = by more than 2 SE):", ""]
+        lines += md_table(["arm", "task", "seeds", "clips", "Δ sampled px", "paired SE", "|Δ| / SE", "verdict"],
+                          [[p["arm"], p.get("task", "predict"), " ".join(map(str, p["seeds"])), p["clips"],
+                            f"{p['difference']:+.2f}", f"{p['se']:.2f}",
+                            f"{abs(p['difference']) / p['se']:.1f}" if p["se"] > 0 else "n/a", paired_word(p)]
+                           for p in r["paired"]]) + [""]
+    if r.get("unfinished"):
+        lines.append(f"- Not finished yet, so not in the tables (seeds done of {len(r['seeds'])}): "
+                     + ", ".join(f"{a} ({n})" for a, n in r["unfinished"].items()) + ".")
+    if r["section"] == "recipe":
+        missing = [a for a in r.get("arms", {}) if a not in {row["arm"] for row in r["rows"]}
+                   and a not in r.get("unfinished", {})]
+        seeds = sorted({len(row["seeds"]) for row in r["rows"]})
+        lines.append("- " + (f"Not run yet: {', '.join(missing)}. " if missing else "")
+                     + f"The arms above ran with {' or '.join(map(str, seeds))} seed(s) on "
+                     f"{r['num_val_per_scenario']} validation clips per scenario: a screen, not a final comparison "
+                     "with standard errors (`--stage final` reruns the close arms with more seeds and clips).")
+    lines += [""] + ([f"![recipe curves]({shown(r['plot'], page)})", ""] if r.get("plot") else [])
+    return markdown(lines)
 
 
 def main(args) -> dict:
     """`minivdt bench recipe`."""
-    from .common import QUICK_MODEL, set_threads, stamp, write_json
-    from .report import load_sections, write_benchmarks_md
-
     set_threads(args)
     arms = args.arms or list(ARMS if args.stage == "screen" else FINAL_ARMS)
-    check_arms(arms, ARMS, "--arms")
-    budget, num_val = (2.0, 1) if args.quick else (args.budget_s, args.num_val)
-    if not budget > 0 or num_val < 1:
-        raise ValueError(f"--budget-s must be > 0 and --num-val >= 1, got {budget} and {num_val}")
-    block = args.block
-    if block is not None and (args.stage != "final" or not re.fullmatch(r"[a-z0-9]{1,20}", block)):
-        raise ValueError(f"--block must be 1-20 lower-case letters or digits, with --stage final; got {block!r} "
-                         f"with --stage {args.stage}")
-    if args.no_run:  # report a study still under way: what is finished in --runs, nothing trained
-        results = load_results(args.runs) if Path(args.runs).is_dir() else []
-    else:
-        results = run_study(arms, tuple(args.seeds), budget, num_val, args.runs,
-                            steps=2 if args.quick else STUDY_STEPS, num_train_clips=40 if args.quick else None,
-                            model_overrides=QUICK_MODEL if args.quick else None)
-    results = [r for r in select(results, num_val, budget) if r["arm"] in arms and r["seed"] in args.seeds]
-    # an arm enters the table only with every requested seed finished; the others are listed as unfinished
+    budget = 2.0 if args.quick else args.budget_s
+    results = finished_runs(args, arms, ARMS, budget, run=not args.no_run)
+    # an arm enters the tables only with every requested seed finished; the others are listed as unfinished
     done = {a: sum(r["arm"] == a for r in results) for a in arms}  # seeds finished per arm
     complete = [a for a in arms if done[a] == len(set(args.seeds))]
-    unfinished = {a: done[a] for a in arms if a not in complete}
     results = [r for r in results if r["arm"] in complete]
-    summary = summarize(results)
+    summary = summarize(results, ARMS)
     summary["paired"] = [row for task in ("predict",) + OTHER_TASKS for row in paired_comparison(results, task=task)]
     # the screen (one seed, few clips, every arm) and the final comparison (the close arms, several seeds, more
     # clips) are two sections of BENCHMARKS.md
-    # a block (runs made on another host, the base arm rerun beside them) is a third, separate section
-    name = "recipe" if args.stage == "screen" else "recipe_final" + (f"_{block}" if block else "")
-    section = dict(section=name, quick=args.quick, num_val_per_scenario=num_val, base=BASE, arms=ARMS,
-                   seeds=sorted(set(args.seeds)), unfinished=unfinished, block=block, **summary, **stamp())
+    name = "recipe" if args.stage == "screen" else "recipe_final"
+    section = dict(section=name, quick=args.quick, num_val_per_scenario=1 if args.quick else args.num_val, base=BASE,
+                   arms=ARMS, seeds=sorted(set(args.seeds)), unfinished={a: done[a] for a in arms if a not in complete},
+                   **summary, **stamp())
     section["plot"] = str(plot_curves(summary, Path(args.out) / f"{name}_curves.png").resolve())
-    print(format_summary(summary))
-    print(f"wrote {write_json(section, Path(args.out) / f'{name}.json')}")
-    print(f"wrote {write_benchmarks_md({**load_sections(args.out), name: section}, args.md)}")
-    return section
+    return publish(name, section, render, args)
+
+
+def rerender(args):
+    """`minivdt bench report`: the recipe sections again from their JSON files."""
+    render_files(SECTIONS, render, args)

@@ -19,14 +19,14 @@ from pathlib import Path
 import numpy as np
 
 from ...baselines import vdt_predictor
-from ...cards import read_card
+from ...cards import read_card, write_card_sampling
 from ...course import default_checkpoint
 from ...data import clip_config, split_seeds
 from ...diffusion import SCHEDULERS
 from ...metrics import evaluate, to_jsonable
 from ...training import load_model, pick_device
 from ...world import SCENARIOS, make_clips
-from .common import set_threads, stamp, write_json
+from .common import md_stamp, md_table, publish, render_files, set_threads, stamp
 from .physics import unconditional_ball_counts
 
 CANDIDATES = ("ddpm:25", "ddpm:50", "ddim:25", "ddim:10", "ddim:5", "ddim:2", "ddim:1", "dpm:10", "dpm:25")
@@ -82,63 +82,40 @@ def bench_sampler(checkpoint=None, candidates=CANDIDATES, num_val: int = 32, sce
                                                                       steps=fullest["steps"])), **stamp()))
 
 
-def format_sampler(result: dict) -> str:
+def render(result: dict, page) -> str:
+    """BENCHMARKS.md's sampler section."""
     scenarios = list(result["rows"][0]["position_error"])
-    header = f"{'sampler':<8}{'steps':>6}{'mean px':>9}{'lost':>7}{'s/clip':>8}  " + "".join(f"{s:>11}" for s in scenarios)
-    lines = [header, "-" * len(header)]
-    for r in result["rows"]:
-        lines.append(f"{r['sampler']:<8}{r['steps']:>6}{r['mean_position_error']:>9.2f}{r['mean_lost']:>7.1%}"
-                     f"{r['seconds_per_clip']:>8.2f}  " + "".join(f"{r['position_error'][s]:>11.2f}" for s in scenarios))
-    choice = result["choice"]
-    lines.append(f"choice: {choice['sampler']} with {choice['steps']} steps (lowest mean position error on val)")
-    if "unconditional" in choice:
-        u = choice["unconditional"]
-        lines.append(f"unconditional: {u['sampler']} with {u['steps']} steps (balls per frame closest to real clips)")
+    u, choice = result["rows"][0]["unconditional"], result["choice"]
+    lines = ["## Sampler (chosen on validation clips)", ""] + md_stamp(result)
+    lines += [f"Checkpoint `{result['checkpoint']}`, {result['num_val_per_scenario']} validation clips per scenario, "
+              f"seed {result['seed']}; the lowest mean position error wins. Unconditional: balls per frame found in "
+              f"{u['num_clips']} samples from each of noise seeds {' and '.join(map(str, u['seeds']))} (not the seed "
+              f"bench quality reports), against {u['real']:.2f} in real clips; the closest ratio wins.", ""]
+    lines += md_table(["sampler", "steps", "mean px", "lost", "s/clip", *scenarios, "unconditional balls/frame (ratio)"],
+                      [[r["sampler"], r["steps"], f"{r['mean_position_error']:.2f}", f"{r['mean_lost']:.1%}",
+                        f"{r['seconds_per_clip']:.2f}", *(f"{r['position_error'][s]:.2f}" for s in scenarios),
+                        f"{r['unconditional']['model']:.2f} ({r['unconditional']['ratio']:.2f})"]
+                       for r in result["rows"]])
+    lines += ["", f"Chosen for forward prediction: **{choice['sampler']}, {choice['steps']} steps**.",
+              f"Chosen for unconditional generation: **{choice['unconditional']['sampler']}, "
+              f"{choice['unconditional']['steps']} steps**.", ""]
     return "\n".join(lines)
-
-
-def sampler_markdown(result: dict) -> list[str]:
-    """BENCHMARKS.md lines for the sampler section."""
-    scenarios = list(result["rows"][0]["position_error"])
-    unconditional = all("unconditional" in r for r in result["rows"])  # files written before it was measured
-    u = result["rows"][0].get("unconditional", {})
-    lines = [f"Checkpoint `{result['checkpoint']}`, {result['num_val_per_scenario']} validation clips per scenario, "
-             f"seed {result['seed']}; the lowest mean position error wins."
-             + (f" Unconditional: balls per frame found in {u.get('num_clips')} samples from each of noise seeds "
-                f"{' and '.join(map(str, u.get('seeds', [])))} (not the seed bench quality reports), against "
-                f"{u.get('real', float('nan')):.2f} in real clips; the closest ratio wins." if unconditional else ""),
-             "", "| sampler | steps | mean px | lost | s/clip | " + " | ".join(scenarios)
-             + (" | unconditional balls/frame (ratio) |" if unconditional else " |"),
-             "|" + "---|" * (5 + len(scenarios) + unconditional)]
-    for r in result["rows"]:
-        lines.append(f"| {r['sampler']} | {r['steps']} | {r['mean_position_error']:.2f} | {r['mean_lost']:.1%} | "
-                     f"{r['seconds_per_clip']:.2f} | " + " | ".join(f"{r['position_error'][s]:.2f}" for s in scenarios)
-                     + (f" | {r['unconditional']['model']:.2f} ({r['unconditional']['ratio']:.2f})" if unconditional
-                        else "") + " |")
-    choice = result["choice"]
-    lines += ["", f"Chosen for forward prediction: **{choice['sampler']}, {choice['steps']} steps**."]
-    if "unconditional" in choice:
-        lines += [f"Chosen for unconditional generation: **{choice['unconditional']['sampler']}, "
-                  f"{choice['unconditional']['steps']} steps**."]
-    return lines + [""]
 
 
 def main(args) -> dict:
     """`minivdt bench sampler`."""
-    from .report import load_sections, write_benchmarks_md
-
     set_threads(args)
     candidates = args.candidates or (("ddim:1", "ddpm:2") if args.quick else CANDIDATES)
     result = bench_sampler(args.checkpoint, candidates, num_val=1 if args.quick else args.num_val,
                            scenarios=("drop",) if args.quick else SCENARIOS, num_unconditional=2 if args.quick else 32)
     result["quick"] = args.quick
-    print(format_sampler(result))
     if args.write_card:
-        from ...cards import write_card_sampling
-
         choice = dict(result["choice"], chosen_by=f"minivdt bench sampler ({result['num_val_per_scenario']} "
                                                   f"validation clips per scenario, {result['date']})")
         print(f"wrote {write_card_sampling(result['checkpoint'], choice)}")
-    print(f"wrote {write_json(result, Path(args.out) / 'sampler.json')}")
-    print(f"wrote {write_benchmarks_md({**load_sections(args.out), 'sampler': result}, args.md)}")
-    return result
+    return publish("sampler", result, render, args)
+
+
+def rerender(args):
+    """`minivdt bench report`: the section again from sampler.json."""
+    render_files(("sampler",), render, args)

@@ -1,21 +1,19 @@
 """Benchmarks — quality against compute (`minivdt bench scaling`, lesson 8): does sample quality follow a model's
 GFLOPs, whichever knob (width, depth, patch size) produced them, as DiT found and VDT confirms for video?
 
-Every size trains with the bundled recipe (the recipe study's BASE) for the same number of optimizer steps on the
+Every size trains with the bundled recipe (study.BASE) for the same number of optimizer steps on the
 same clips and seed, as DiT compares its models, and is scored at a few points on the recipe study's validation
 clips. The verdict is computed from the data: the rank correlation between GFLOPs and error, and whether two sizes
 of nearly equal GFLOPs reached by different knobs land close together."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 
 from ...metrics import to_jsonable
 from ...model import count_flops, get_config
-from .recipe import STUDY_STEPS, run_study, select, summarize
-from .report import _md_table
+from .common import QUICK_MODEL, md_stamp, md_table, publish, render_files, set_threads, stamp
+from .study import finished_runs, summarize
 
 # name -> overrides of the cpu-tiny preset (hidden 128, depth 4, patch 8, 4 heads); head width 16-32
 SIZES = {
@@ -82,11 +80,11 @@ def scaling_section(results: list[dict], quick: bool = False, model_overrides: d
                             curves={r["size"]: summary["curves"][r["size"]] for r in rows}, verdicts=verdicts))
 
 
-def scaling_markdown(s: dict) -> list[str]:
-    """BENCHMARKS.md's scaling section (after its stamp)."""
-    lines = [f"Each size trains with the bundled recipe for {s['budget_steps']} steps on the same clips and seed "
+def render(s: dict, page) -> str:
+    """BENCHMARKS.md's scaling section."""
+    lines = ["## Quality against compute (lesson 8)", ""] + md_stamp(s) + [f"Each size trains with the bundled recipe for {s['budget_steps']} steps on the same clips and seed "
              f"and is scored on {s['num_val_per_scenario']} validation clips per scenario.", ""]
-    lines += _md_table(["size", "tokens/frame", "GFLOPs/clip", "CPU s", "sampled px", "lost", "x̂₀@T px", "swap px"],
+    lines += md_table(["size", "tokens/frame", "GFLOPs/clip", "CPU s", "sampled px", "lost", "x̂₀@T px", "swap px"],
                        [[r["size"], r["tokens_per_frame"], f"{r['gflops']:.3f}", f"{r['cpu_s']:.0f}",
                          f"{r['mean_position_error']:.2f}", f"{r['lost']:.2f}", f"{r['x0_error_T']:.2f}",
                          f"{r['context_sensitivity']:+.2f}"] for r in s["rows"]]) + [""]
@@ -97,26 +95,19 @@ def scaling_markdown(s: dict) -> list[str]:
         label = {"mean_position_error": "Sampled error", "x0_error_T": "One-shot x̂₀ error at t = T-1"}.get(key, key)
         lines.append(f"- {label}: rank correlation with GFLOPs {rho}; closest GFLOPs: {a['size']} {a['gflops']:.3f} → "
                      f"{a['error']:.2f} px vs {b['size']} {b['gflops']:.3f} → {b['error']:.2f} px.")
-    return lines + [""]
+    return "\n".join(lines + [""])
 
 
 def main(args) -> dict:
-    """`minivdt bench scaling`: trains the missing sizes, writes scaling.json and BENCHMARKS.md's section."""
-    from .common import QUICK_MODEL, set_threads, stamp, write_json
-    from .report import load_sections, write_benchmarks_md
-
+    """`minivdt bench scaling`: trains the missing sizes, writes scaling.json and its section."""
     set_threads(args)
-    steps, num_val = (4, 1) if args.quick else (args.steps, args.num_val)
-    shrink = QUICK_MODEL if args.quick else None
-    results = run_study(list(SIZES), tuple(args.seeds), 0.0, num_val, args.runs,
-                        steps=2 if args.quick else STUDY_STEPS, num_train_clips=40 if args.quick else None,
-                        table=size_table(shrink), budget_steps=steps)
-    results = select(results, num_val, budget_steps=steps)
-    section = {**scaling_section(results, args.quick, shrink), "budget_steps": steps, "num_val_per_scenario": num_val,
-               **stamp()}
-    for r in section["rows"]:
-        print(f"{r['size']:<12} {r['gflops']:7.3f} GFLOPs   {r['cpu_s']:6.0f} CPU-s   sampled "
-              f"{r['mean_position_error']:.2f} px   x̂0@T {r['x0_error_T']:.2f} px")
-    print(f"wrote {write_json(section, Path(args.out) / 'scaling.json')}")
-    print(f"wrote {write_benchmarks_md({**load_sections(args.out), 'scaling': section}, args.md)}")
-    return section
+    steps, shrink = (4, QUICK_MODEL) if args.quick else (args.steps, None)
+    results = finished_runs(args, list(SIZES), size_table(shrink), budget_steps=steps)
+    section = {**scaling_section(results, args.quick, shrink), "budget_steps": steps,
+               "num_val_per_scenario": 1 if args.quick else args.num_val, **stamp()}
+    return publish("scaling", section, render, args)
+
+
+def rerender(args):
+    """`minivdt bench report`: the section again from scaling.json."""
+    render_files(("scaling",), render, args)

@@ -21,8 +21,7 @@ from ...masks import make_mask
 from ...metrics import to_jsonable
 from ...model import VDT, count_flops
 from ...training import pick_device
-from .common import QUICK_MODEL, set_threads, stamp, write_json
-from .report import load_sections, write_benchmarks_md
+from .common import QUICK_MODEL, md_stamp, md_table, publish, render_files, set_threads, stamp
 
 SPEED_SIZES = ("cpu-tiny", "VDT-S/4")
 FRAME_COUNTS = (8, 16, 32)
@@ -88,6 +87,14 @@ def train_step_fn(model, optimizer, x0, mask, bf16=False):
         optimizer.zero_grad(set_to_none=True)
 
     return step
+
+
+def fresh_training_step(size, overrides: dict, batch: int, device, bf16: bool = False):
+    """A new model of `size` (seed 0) and one of its training steps on a random batch: (model, no-argument step)."""
+    torch.manual_seed(0)
+    model = VDT.from_preset(size, **overrides).to(device)
+    x0, mask = _video_batch(model.cfg, batch, device)
+    return model, train_step_fn(model, torch.optim.AdamW(model.parameters(), lr=1e-4), x0, mask, bf16)
 
 
 def sample_fn(model, x0, mask, steps, bf16=False):
@@ -162,12 +169,9 @@ def bench_frames(size="cpu-tiny", overrides=None, frame_counts=FRAME_COUNTS, bat
     fns, meta = {}, {}
     for frames in frame_counts:
         for mode in ("factorised", "joint"):
-            torch.manual_seed(0)
-            model = VDT.from_preset(size, **{**(overrides or {}), "num_frames": frames, "attention_mode": mode})
-            model = model.to(device)
-            x0, mask = _video_batch(model.cfg, batch, device)
             key = f"{frames}/{mode}"
-            fns[key] = train_step_fn(model, torch.optim.AdamW(model.parameters(), lr=1e-4), x0, mask, bf16)
+            model, fns[key] = fresh_training_step(
+                size, {**(overrides or {}), "num_frames": frames, "attention_mode": mode}, batch, device, bf16)
             meta[key] = dict(frames=frames, attention_mode=mode, flops=3 * count_flops(model.cfg, batch))
     times = interleaved_medians(fns, repeats, warmup=1, device=device)
     rows = [dict(**meta[k], step_s=times[k]["median_s"], times_s=times[k]["times_s"]) for k in fns]
@@ -185,11 +189,7 @@ def _rss_kib(field):
 def _memory_worker(size, overrides, batch, bf16, threads):
     """Runs in a fresh process: RSS growth of two training steps above the RSS just before them (KiB)."""
     torch.set_num_threads(threads)
-    torch.manual_seed(0)
-    model = VDT.from_preset(size, **overrides)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
-    x0, mask = _video_batch(model.cfg, batch, torch.device("cpu"))
-    step = train_step_fn(model, optimizer, x0, mask, bf16)
+    _, step = fresh_training_step(size, overrides, batch, torch.device("cpu"), bf16)
     before = _rss_kib("VmRSS")
     try:  # reset the high-water mark to the current RSS (Linux >= 4.0) so import-time peaks do not count
         with open("/proc/self/clear_refs", "w") as f:
@@ -211,11 +211,7 @@ def peak_memory(size, overrides=None, batch=4, bf16=False, device=None) -> dict:
     device = torch.device(device or pick_device())
     overrides = overrides or {}
     if device.type == "cuda":
-        torch.manual_seed(0)
-        model = VDT.from_preset(size, **overrides).to(device)
-        optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
-        x0, mask = _video_batch(model.cfg, batch, device)
-        step = train_step_fn(model, optimizer, x0, mask, bf16)
+        _, step = fresh_training_step(size, overrides, batch, device, bf16)
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
         before = torch.cuda.memory_allocated()
@@ -246,12 +242,10 @@ def bench_threads(size="cpu-tiny", batch=16, repeats=5, overrides=None) -> dict:
     try:
         for threads in sorted({1, os.cpu_count() or 1}):
             torch.set_num_threads(threads)
-            torch.manual_seed(0)
-            model = VDT.from_preset(size, prediction_type="sample", **(overrides or {}))
-            optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
-            x0, mask = _video_batch(model.cfg, batch, torch.device("cpu"))
-            times = interleaved_medians({"fp32": train_step_fn(model, optimizer, x0, mask, False),
-                                         "bf16": train_step_fn(model, optimizer, x0, mask, True)}, repeats, warmup=1)
+            steps = {name: fresh_training_step(size, {"prediction_type": "sample", **(overrides or {})}, batch,
+                                               torch.device("cpu"), bf16)[1]
+                     for name, bf16 in (("fp32", False), ("bf16", True))}
+            times = interleaved_medians(steps, repeats, warmup=1)
             rows.append(dict(threads=threads, fp32_step_s=times["fp32"]["median_s"],
                              bf16_step_s=times["bf16"]["median_s"]))
     finally:
@@ -297,33 +291,68 @@ def bench_speed(sizes=SPEED_SIZES, quick=False, device=None, train_batch=None, s
                             frames=frames, cpu_threads=thread_rows, **stamp()))
 
 
-def format_speed(s: dict) -> str:
-    """Printable throughput, FLOP/s, memory and frames tables."""
-    lines = ["matmul peak: " + ", ".join(f"{k} {v['flops_per_s'] / 1e9:.1f} GFLOP/s (n={v['n']})"
-                                          for k, v in s["matmul_peak"].items()), ""]
-    header = (f"{'size':<10}{'variant':<12}{'train clip/s':>13}{'x naive':>8}{'sample clip/s':>14}{'x naive':>8}"
-              f"{'GFLOP/s':>9}{'of peak':>8}")
-    lines += [header, "-" * len(header)]
-    for size in s["sizes"]:
-        for name, r in size["variants"].items():
-            frac = "" if r["fraction_of_peak"] is None else f"{r['fraction_of_peak']:.0%} {r['peak_dtype']}"
-            lines.append(f"{size['size']:<10}{name:<12}{r['train_clips_per_s']:>13.3f}{r['train_speedup']:>8.2f}"
-                         f"{r['sample_clips_per_s']:>14.4f}{r['sample_speedup']:>8.2f}"
-                         f"{r['achieved_flops_per_s'] / 1e9:>9.1f}{frac:>12}")
+def _steps_per_core(row: dict) -> float:
+    """fp32 training steps per second per core of one bench_threads row."""
+    return 1 / (row["fp32_step_s"] * row["threads"])
+
+
+def speed_verdict(threads: dict, simd: str | None = None) -> list[str]:
+    """What the thread/precision table says for the CPU training run, computed from it."""
+    rows = threads["rows"]
+    per_core = {r["threads"]: _steps_per_core(r) for r in rows}
+    best = max(per_core, key=per_core.get)
+    slower = min(r["bf16_step_s"] / r["fp32_step_s"] for r in rows)
+    lines = [f"- Most fp32 steps per core: **{best} thread(s)** per run ({per_core[best]:.2f} steps/s per core"
+             + ", ".join([""] + [f"{n} threads: {v:.2f}" for n, v in per_core.items() if n != best]) + ")."]
+    if slower > 1:
+        lines.append(f"- bf16 autocast is at least {slower:.1f}x slower than fp32 here"
+                     + (f" ({simd}: no bf16 matrix units, so torch emulates bf16)" if simd else "")
+                     + "; `mixed_precision=\"auto\"` picks bf16 on a CPU only where `training.cpu_has_bf16()` is true.")
+    return lines
+
+
+def render(s: dict, page) -> str:
+    """BENCHMARKS.md's speed section."""
+    lines = ["## Speed", ""] + md_stamp(s)
+    lines += ["Medians of interleaved repeats after a warm-up. *naive fp32* is the same architecture and weights "
+              "with plain softmax attention (`fused_attn=False`) in fp32; *fast* uses "
+              "`F.scaled_dot_product_attention`, with or without bf16 autocast. A training step is the masked "
+              f"diffusion loss forward + backward + AdamW step; sampling is {s['sampler'].upper()} with "
+              f"{s['sizes'][0]['sample_steps'] if s['sizes'] else '?'} steps. FLOP/s counts 3x the analytic "
+              "forward FLOPs (`model.count_flops`, matmuls only), divided by the measured matmul peak of the "
+              "dtype used.", ""]
+    lines += ["Measured matmul peak: " + ", ".join(f"{k} {v['flops_per_s'] / 1e9:.1f} GFLOP/s (n={v['n']})"
+                                                 for k, v in s["matmul_peak"].items()) + ".", ""]
+    rows = [[z["size"], f"{z['parameters'] / 1e6:.2f} M", name, z["train_batch"], f"{r['train_clips_per_s']:.3f}",
+             f"{r['train_speedup']:.2f}x", z["sample_batch"], f"{r['sample_clips_per_s']:.4f}",
+             f"{r['sample_speedup']:.2f}x", f"{r['achieved_flops_per_s'] / 1e9:.1f}",
+             "" if r["fraction_of_peak"] is None else f"{r['fraction_of_peak']:.0%} of {r['peak_dtype']}"]
+            for z in s["sizes"] for name, r in z["variants"].items()]
+    lines += md_table(["size", "params", "variant", "train batch", "train clips/s", "vs naive", "sample batch",
+                       "sample clips/s", "vs naive", "train GFLOP/s", "of peak"], rows) + [""]
     if s["memory"]:
-        lines += ["", f"{'size':<10}{'dtype':<7}{'batch':>6}{'step peak MiB':>15}  method"]
-        for m in s["memory"]:
-            peak = "n/a" if m["step_peak_mib"] is None else f"{m['step_peak_mib']:.0f}"
-            lines.append(f"{m['size']:<10}{'bf16' if m['bf16'] else 'fp32':<7}{m['batch']:>6}{peak:>15}  {m['method']}")
+        lines += ["Peak memory of a training step (two steps from a fresh optimizer; " + s["memory"][0]["method"] + "):",
+                  ""]
+        lines += md_table(["size", "dtype", "batch", "peak MiB"],
+                          [[m["size"], "bf16 autocast" if m["bf16"] else "fp32", m["batch"],
+                            "n/a" if m["step_peak_mib"] is None else f"{m['step_peak_mib']:.0f}"]
+                           for m in s["memory"]]) + [""]
     t = s.get("cpu_threads")
     if t:
-        lines += ["", f"training step of {t['size']} (x0, batch {t['batch']}): threads, fp32 s, bf16 s"]
-        lines += [f"  {r['threads']:>3} {r['fp32_step_s']:>8.3f} {r['bf16_step_s']:>8.3f}" for r in t["rows"]]
+        lines += [f"The bundled model's training step ({t['size']}, x₀ target, batch {t['batch']}) by torch threads "
+                  "and precision (medians of interleaved repeats); the last column is training steps per second "
+                  "per core, which decides whether one run should use every core or each core should run its "
+                  "own one-thread job:", ""]
+        lines += md_table(["threads", "fp32 s/step", "bf16 autocast s/step", "bf16 / fp32", "fp32 steps/s per core"],
+                          [[r["threads"], f"{r['fp32_step_s']:.3f}", f"{r['bf16_step_s']:.3f}",
+                            f"{r['bf16_step_s'] / r['fp32_step_s']:.1f}x", f"{_steps_per_core(r):.2f}"]
+                           for r in t["rows"]]) + [""]
+        lines += speed_verdict(t, s["machine"].get("simd")) + [""]
     f = s["frames"]
-    lines += ["", f"training step, {f['size']}, batch {f['batch']}: {'frames':>6}{'attention':>12}{'step s':>9}"
-                  f"{'GFLOP':>8}"]
-    lines += [f"{'':<39}{r['frames']:>6}{r['attention_mode']:>12}{r['step_s']:>9.3f}{r['flops'] / 1e9:>8.1f}"
-              for r in f["rows"]]
+    lines += [f"Training-step time vs clip length, {f['size']} fast path fp32, batch {f['batch']}:", ""]
+    lines += md_table(["frames", "attention", "step s", "GFLOP"],
+                      [[r["frames"], r["attention_mode"], f"{r['step_s']:.3f}", f"{r['flops'] / 1e9:.1f}"]
+                       for r in f["rows"]]) + [""]
     return "\n".join(lines)
 
 
@@ -333,7 +362,9 @@ def main(args) -> dict:
     s = bench_speed(sizes=tuple(args.sizes or SPEED_SIZES), quick=args.quick, device=args.device,
                     train_batch=args.batch_size, sample_batch=args.sample_batch_size, repeats=args.repeats,
                     memory=not args.no_memory)
-    print(format_speed(s))
-    print(f"wrote {write_json(s, Path(args.out) / 'speed.json')}")
-    print(f"wrote {write_benchmarks_md({**load_sections(args.out), 'speed': s}, args.md)}")
-    return s
+    return publish("speed", s, render, args)
+
+
+def rerender(args):
+    """`minivdt bench report`: the section again from speed.json."""
+    render_files(("speed",), render, args)

@@ -1,0 +1,56 @@
+"""Benchmarks — the laptop-gpu preset on a GPU: `assets/laptop_gpu_check.py` measures it on a GPU (memory and speed
+per patch size, then short training runs scored against the baselines and the bundled CPU model) and writes
+laptop_gpu.json; this module renders its section of BENCHMARKS.md (`minivdt bench report`)."""
+
+from __future__ import annotations
+
+from ...model import PRESETS
+from .common import md_table, render_files
+
+TRIVIAL = ("copy_last_frame", "constant_velocity")
+
+def laptop_gpu_minutes(run: dict) -> float:
+    """A laptop_gpu_check run's training time rounded to half a minute: the runs at one patch size and one such
+    length are one point of the table (a rerun replaces it)."""
+    return round(run["train_seconds"] / 30) / 2
+
+
+def render(g: dict, page) -> str:
+    """BENCHMARKS.md's laptop-gpu section: memory and speed per patch size, every short run's mean one-step error
+    against the baselines and the bundled CPU model, then each run's table."""
+    runs, steps, preset = g["runs"], g["preset_max_steps"], PRESETS[g["preset"]]
+    lines = ["## The laptop-gpu preset on a GPU", "",
+             f"Measured on {' and '.join(sorted({r['gpu'] for r in runs}))} ({len(runs)} GPU loan(s): "
+             f"{', '.join(r['date'] for r in runs)}), {g['mixed_precision']} mixed precision (bf16 on these GPUs), "
+             f"batch {g['batch_size']}, hidden {runs[0]['model']['hidden_size']}, depth {runs[0]['model']['depth']}; "
+             f"the preset's patch is {preset.patch_size}.", ""]
+    lines += md_table(["patch", "tokens per clip", "peak GPU memory", "s per training step", f"{steps} steps take"],
+                      [[p["patch_size"], p["tokens_per_clip"], f"{p['peak_memory_gib']:.1f} GiB",
+                        f"{p['seconds_per_step']:.3f}", f"{steps * p['seconds_per_step'] / 60:.0f} min"]
+                       for p in g["probes"]]) + [""]
+    summary, details = [], []
+    for run in runs:
+        names = [n for n in next(iter(run["val"].values())) if "DDPM" not in n]  # the one-step columns
+        model = next(n for n in names if n.startswith("laptop-gpu"))
+        bundled = next((n for n in names if n.startswith("bundled")), None)
+        mean = lambda name: sum(rows[name]["position_error"] for rows in run["val"].values()) / len(run["val"])  # noqa: E731
+        beats = sum(rows[model]["position_error"] < min(rows[m]["position_error"] for m in TRIVIAL)
+                    for rows in run["val"].values())
+        summary.append([run["model"]["patch_size"], f"{run['train_seconds'] / 60:.1f}", run["steps"],
+                        f"{mean(model):.2f}", f"{mean(bundled):.2f}" if bundled else "not scored",
+                        f"{beats} of {len(run['val'])}"])
+        details += [f"### A {run['train_seconds'] / 60:.1f}-minute run at patch {run['model']['patch_size']}", "",
+                    f"Command: `{run['command']}` ({run['date']}). {run['steps']} steps in {run['train_seconds']:.0f} "
+                    f"s, scored on {run['num_val_per_scenario']} validation clips per scenario (position error, px; "
+                    "the bundled model as shipped on that date):", ""]
+        details += md_table(["scenario"] + names, [[s] + [f"{rows[n]['position_error']:.2f}" for n in names]
+                                                   for s, rows in run["val"].items()]) + [""]
+    lines += ["Each run, mean one-step (DDIM-1) position error over the scenarios, px:", ""]
+    lines += md_table(["patch", "minutes", "steps", "laptop-gpu px", "bundled CPU model px",
+                       "scenarios below copy-last and constant velocity"], summary) + [""]
+    return "\n".join(lines + details)
+
+
+def rerender(args):
+    """`minivdt bench report`: the section again from laptop_gpu.json."""
+    render_files(("laptop_gpu",), render, args)
