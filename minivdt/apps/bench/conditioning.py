@@ -11,7 +11,7 @@ from ...metrics import to_jsonable
 from ...model import count_flops, get_config
 from .common import QUICK_MODEL, md_stamp, md_table, publish, render_files, set_threads, stamp
 from .recipe import ARMS
-from .study import BASE, finished_runs, summarize
+from .study import BASE, run_study, summarize
 
 # cond_mode -> the recipe arm that trains it
 RACE = {"concat": "x0-high_noise", "adaln": "x0-high_noise-adaln", "cross_attn": "x0-high_noise-cross_attn"}
@@ -88,7 +88,7 @@ def render(c: dict, page) -> str:
 def main(args) -> dict:
     """`minivdt bench conditioning`: runs the missing race arms, writes conditioning.json and its section."""
     set_threads(args)
-    results = finished_runs(args, list(RACE.values()), ARMS, 2.0 if args.quick else args.budget_s)
+    results = run_study(args, list(RACE.values()), ARMS, 2.0 if args.quick else args.budget_s)
     section = {**conditioning_section(results, args.quick, QUICK_MODEL if args.quick else None),
                "num_val_per_scenario": 1 if args.quick else args.num_val, **stamp()}
     return publish("conditioning", section, render, args)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .common import markdown, md_stamp, md_table, publish, render_files, set_threads, shown, stamp
-from .study import BASE, OTHER_TASKS, finished_runs, paired_comparison, plot_curves, summarize
+from .study import BASE, OTHER_TASKS, run_study, paired_comparison, plot_curves, summarize
 
 ARMS = {
     # parameterisation x timestep sampling / loss weighting
@@ -176,7 +176,7 @@ def main(args) -> dict:
     set_threads(args)
     arms = args.arms or list(ARMS if args.stage == "screen" else FINAL_ARMS)
     budget = 2.0 if args.quick else args.budget_s
-    results = finished_runs(args, arms, ARMS, budget, run=not args.no_run)
+    results = run_study(args, arms, ARMS, budget, run=not args.no_run)
     # an arm enters the tables only with every requested seed finished; the others are listed as unfinished
     done = {a: sum(r["arm"] == a for r in results) for a in arms}  # seeds finished per arm
     complete = [a for a in arms if done[a] == len(set(args.seeds))]

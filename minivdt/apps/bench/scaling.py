@@ -13,7 +13,7 @@ import numpy as np
 from ...metrics import to_jsonable
 from ...model import count_flops, get_config
 from .common import QUICK_MODEL, md_stamp, md_table, publish, render_files, set_threads, stamp
-from .study import finished_runs, summarize
+from .study import run_study, summarize
 
 # name -> overrides of the cpu-tiny preset (hidden 128, depth 4, patch 8, 4 heads); head width 16-32
 SIZES = {
@@ -102,7 +102,7 @@ def main(args) -> dict:
     """`minivdt bench scaling`: trains the missing sizes, writes scaling.json and its section."""
     set_threads(args)
     steps, shrink = (4, QUICK_MODEL) if args.quick else (args.steps, None)
-    results = finished_runs(args, list(SIZES), size_table(shrink), budget_steps=steps)
+    results = run_study(args, list(SIZES), size_table(shrink), budget_steps=steps)
     section = {**scaling_section(results, args.quick, shrink), "budget_steps": steps,
                "num_val_per_scenario": 1 if args.quick else args.num_val, **stamp()}
     return publish("scaling", section, render, args)

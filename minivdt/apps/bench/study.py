@@ -187,58 +187,33 @@ def run_arm(name: str, arm: dict, seed: int, budget_s: float, val: dict, out_dir
             "curve": curve, "final": curve[-1] if curve else None, "threads": torch.get_num_threads()}
 
 
-def check_arms(arms, table: dict, name: str = "arms"):
-    """Refuse arm names `table` does not hold, before anything is trained or read."""
-    unknown = [a for a in arms if a not in table]
-    if unknown:
-        raise ValueError(f"{name} must be among {list(table)}, got unknown {unknown}")
-
-
-def run_study(arms, table: dict, seeds=(0,), budget_s: float = 1200, num_val: int = 16, out="outputs/bench/recipe",
-              steps: int = STUDY_STEPS, num_train_clips: int | None = None, model_overrides: dict | None = None,
-              budget_steps: int | None = None) -> list[dict]:
-    """Run every (arm, seed) not yet finished in `out`; returns all finished results found there. `table` maps
-    arm names to their overrides of BASE; budget_steps replaces the CPU budget by a step count."""
-    check_arms(arms, table)
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    val = validation_clips(num_val)
-    for name in arms:
-        for seed in seeds:
-            budget = f"{int(budget_s)}cpu_s" if budget_steps is None else f"{budget_steps}steps"
-            path = out / f"{name}__s{seed}__{budget}__{num_val}val.json"
-            if path.exists():
-                continue
-            print(f"arm {name}, seed {seed}: {budget.replace('_', '-')}", flush=True)
-            result = run_arm(name, table[name], seed, budget_s, val, out / "runs", steps=steps,
-                             num_train_clips=num_train_clips, model_overrides=model_overrides,
-                             budget_steps=budget_steps)
-            result["num_val_per_scenario"] = num_val
-            tmp = path.with_suffix(".tmp")
-            tmp.write_text(json.dumps(result, indent=1) + "\n")
-            tmp.replace(path)
-    return load_results(out)
-
-
-def finished_runs(args, arms, table: dict, budget_s: float = 0.0, budget_steps: int | None = None,
-                  run: bool = True) -> list[dict]:
-    """What a study command (recipe, conditioning, scaling) reads: the finished runs of `arms` and args.seeds in
-    args.runs for this budget and args.num_val, after training the missing ones (none when run=False); --quick
+def run_study(args, arms, table: dict, budget_s: float = 0.0, budget_steps: int | None = None,
+              run: bool = True) -> list[dict]:
+    """What a study command (recipe, conditioning, scaling) reads: the finished runs of `arms` (their overrides of
+    BASE in `table`) and args.seeds in the args.runs folder for this budget (process CPU seconds, or budget_steps
+    optimizer steps) and args.num_val, after training each one not yet there (none when run=False). --quick
     shrinks the data, the model and the scoring."""
-    check_arms(arms, table, "--arms")
-    num_val = 1 if args.quick else args.num_val
-    if run:
-        results = run_study(arms, table, tuple(args.seeds), budget_s, num_val, args.runs,
-                            steps=2 if args.quick else STUDY_STEPS, num_train_clips=40 if args.quick else None,
-                            model_overrides=QUICK_MODEL if args.quick else None, budget_steps=budget_steps)
-    else:
-        results = load_results(args.runs) if Path(args.runs).is_dir() else []
+    unknown = [a for a in arms if a not in table]
+    if unknown:  # before anything is trained or read
+        raise ValueError(f"--arms must be among {list(table)}, got unknown {unknown}")
+    num_val, out = 1 if args.quick else args.num_val, Path(args.runs)
+    budget = f"{int(budget_s)}cpu_s" if budget_steps is None else f"{budget_steps}steps"
+    paths = {(name, seed): out / f"{name}__s{seed}__{budget}__{num_val}val.json" for name in arms for seed in args.seeds}
+    missing = [(name, seed, path) for (name, seed), path in paths.items() if run and not path.exists()]
+    val = validation_clips(num_val) if missing else None
+    for name, seed, path in missing:
+        print(f"arm {name}, seed {seed}: {budget.replace('_', '-')}", flush=True)
+        result = run_arm(name, table[name], seed, budget_s, val, out / "runs", steps=2 if args.quick else STUDY_STEPS,
+                         num_train_clips=40 if args.quick else None,
+                         model_overrides=QUICK_MODEL if args.quick else None, budget_steps=budget_steps)
+        result["num_val_per_scenario"] = num_val
+        out.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(result, indent=1) + "\n")
+        tmp.replace(path)
+    results = [json.loads(p.read_text()) for p in sorted(out.glob("*.json"))]
     return [r for r in select(results, num_val, None if budget_steps else budget_s, budget_steps)
             if r["arm"] in arms and r["seed"] in args.seeds]
-
-
-def load_results(out) -> list[dict]:
-    return [json.loads(p.read_text()) for p in sorted(Path(out).glob("*.json"))]
 
 
 def select(results: list[dict], num_val: int, budget_s: float | None = None, budget_steps: int | None = None):
