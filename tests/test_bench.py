@@ -371,6 +371,7 @@ def test_benchmarks_page_shows_paths_inside_the_repository_relative_to_it(tmp_pa
     """BENCHMARKS.md must not carry the measuring machine's folders: a checkpoint inside the page's folder is shown
     relative to it; a path elsewhere, or a non-path ("argument"), is shown as given."""
     page = tmp_path / "repo" / "BENCHMARKS.md"
-    assert common.shown(str(tmp_path / "repo" / "assets" / "vdt-cpu-tiny"), page) == os.path.join("assets", "vdt-cpu-tiny")
+    inside = tmp_path / "repo" / "assets" / "vdt-cpu-tiny"
+    assert common.shown(str(inside), page) == os.path.join("assets", "vdt-cpu-tiny")
     assert common.shown(str(tmp_path / "elsewhere"), page) == str(tmp_path / "elsewhere")
     assert common.shown("argument", page) == "argument"

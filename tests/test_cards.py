@@ -57,7 +57,8 @@ def test_committed_benchmarks_page_and_sections_are_up_to_date(tmp_path, capsys)
     sections = sorted(out.glob("*.md"))
     assert [p.name for p in sections] == sorted(p.name for p in (ASSETS / "benchmarks").glob("*.md"))
     for path in sections:
-        assert text(path) == text(ASSETS / "benchmarks" / path.name), f"{path.name} is stale: run `minivdt bench report`"
+        assert text(path) == text(ASSETS / "benchmarks" / path.name), \
+            f"{path.name} is stale: run `minivdt bench report`"
     assert text(tmp_path / "BENCHMARKS.md") == text(ROOT / "BENCHMARKS.md"), \
         "BENCHMARKS.md is stale: run `minivdt bench report`"
 

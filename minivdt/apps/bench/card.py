@@ -11,14 +11,14 @@ from ...cards import read_card
 from ...checkpoints import read_json_object
 from ...model import count_flops
 from ...training import load_model
-from .common import CNN_NAME, VDT_NAME, md_table
+from .common import CNN_NAME, TRIVIAL, VDT_NAME, md_table
 
 RESULTS_START, RESULTS_END = "<!-- results: written by `minivdt bench card` -->", "<!-- /results -->"
 TIMES_START, TIMES_END = "<!-- lesson times: written by `minivdt bench card` -->", "<!-- /lesson times -->"
 TIME_MODES = {"quick": "quick mode (CI)", "cpu": "default on a CPU", "cuda": "default on a GPU"}
 # quality.json's method -> its column in the results table
-RESULT_COLUMNS = {VDT_NAME: VDT_NAME, CNN_NAME: CNN_NAME, "copy_last_frame": "copy-last frame",
-                  "constant_velocity": "constant velocity"}
+RESULT_COLUMNS = {VDT_NAME: VDT_NAME, CNN_NAME: CNN_NAME,
+                  **dict(zip(TRIVIAL, ("copy-last frame", "constant velocity")))}
 
 
 def _load(path) -> dict | None:

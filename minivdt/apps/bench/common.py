@@ -21,6 +21,7 @@ from ...world import SCENARIOS, make_clips
 from . import report
 
 VDT_NAME, CNN_NAME = "VDT", "SimVP-CNN"
+TRIVIAL = ("copy_last_frame", "constant_velocity")  # the training-free baselines a model of physics must beat
 # --quick: every model shrunk to this (labels keep the preset name; the numbers only prove the code runs)
 QUICK_MODEL = dict(hidden_size=32, depth=1, num_heads=2)
 

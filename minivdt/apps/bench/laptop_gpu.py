@@ -5,9 +5,7 @@ laptop_gpu.json; this module renders its section of BENCHMARKS.md (`minivdt benc
 from __future__ import annotations
 
 from ...model import PRESETS
-from .common import md_table, render_files
-
-TRIVIAL = ("copy_last_frame", "constant_velocity")
+from .common import TRIVIAL, md_table, render_files
 
 def laptop_gpu_minutes(run: dict) -> float:
     """A laptop_gpu_check run's training time rounded to half a minute: the runs at one patch size and one such
@@ -33,7 +31,7 @@ def render(g: dict, page) -> str:
         names = [n for n in next(iter(run["val"].values())) if "DDPM" not in n]  # the one-step columns
         model = next(n for n in names if n.startswith("laptop-gpu"))
         bundled = next((n for n in names if n.startswith("bundled")), None)
-        mean = lambda name: sum(rows[name]["position_error"] for rows in run["val"].values()) / len(run["val"])  # noqa: E731
+        mean = lambda n: sum(rows[n]["position_error"] for rows in run["val"].values()) / len(run["val"])  # noqa: E731
         beats = sum(rows[model]["position_error"] < min(rows[m]["position_error"] for m in TRIVIAL)
                     for rows in run["val"].values())
         summary.append([run["model"]["patch_size"], f"{run['train_seconds'] / 60:.1f}", run["steps"],

@@ -18,14 +18,13 @@ from ...diffusion import DEFAULT_SAMPLER, DEFAULT_STEPS
 from ...metrics import evaluate, format_table, to_jsonable
 from ...training import TrainConfig, load_model, load_training_videos, make_train_config, pick_device
 from ...world import SCENARIOS, make_clips
-from .common import (CNN_NAME, VDT_NAME, eval_subset, md_stamp, md_table, publish, render_files, set_threads, shown,
-                     stamp, write_section)
+from .common import (CNN_NAME, TRIVIAL, VDT_NAME, eval_subset, md_stamp, md_table, publish, render_files,
+                     set_threads, shown, stamp, write_section)
 from .curves import (learning_curve_cnn, learning_curve_from_log, learning_curve_vdt, load_cnn_run,
                      plot_learning_curves, save_cnn_run)
 from .physics import best_of_k, context_sensitivity, generalisation, physics_markdown, unconditional_ball_counts
 
 # The project's bar for "the VDT learns physics" (BENCHMARKS.md lists each as met or not).
-TRIVIAL = ("copy_last_frame", "constant_velocity")
 GRAVITY_SCENARIOS = ("drop", "projectile")  # where gravity decides the future
 CV_FACTOR = 0.6  # on GRAVITY_SCENARIOS: VDT position error <= CV_FACTOR x constant velocity's
 MAX_LOST = 0.03  # fraction of balls the tracker may lose in the VDT's predictions, on every scenario
@@ -240,15 +239,15 @@ def render_target_curve(rows: list[dict], page=None) -> str:
              f"Made by `python assets/target_curve.py RUN_DIR assets/benchmarks/target_curve.jsonl`: "
              f"{rows[0]['num_val']} validation clips per scenario, forward prediction with {rows[0]['steps']} "
              f"{rows[0]['sampler'].upper()} step(s); unconditional samples with the library default "
-             f"({DEFAULT_SAMPLER.upper()}, {DEFAULT_STEPS} steps) at every snapshot (the quality table uses the sampler "
-             f"the card chose for them), against {rows[-1]['unconditional']['real']:.2f} balls per frame in real "
+             f"({DEFAULT_SAMPLER.upper()}, {DEFAULT_STEPS} steps) at every snapshot (the quality table uses the "
+             f"sampler the card chose for them), against {rows[-1]['unconditional']['real']:.2f} balls per frame in real "
              f"clips. The targets: lost balls < {MAX_LOST:.0%}, balls per frame within ±{BALL_COUNT_TOLERANCE:.0%} of "
              "real clips. The last row is each column's least-squares slope per 1000 steps over the last "
              f"{len(last)} snapshots.", ""]
-    lines += md_table(["step", "train h", *columns],
-                      [[r["step"], f"{r['seconds'] / 3600:.1f}", *(format(value(r), f) for value, f in columns.values())]
-                       for r in rows]
-                      + [["trend", "", *(f"{slope(value):+.4f}" for value, _ in columns.values())]]) + [""]
+    table = [[r["step"], f"{r['seconds'] / 3600:.1f}", *(format(value(r), f) for value, f in columns.values())]
+             for r in rows]
+    table.append(["trend", "", *(f"{slope(value):+.4f}" for value, _ in columns.values())])
+    lines += md_table(["step", "train h", *columns], table) + [""]
     return "\n".join(lines)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .common import markdown, md_stamp, md_table, publish, render_files, set_threads, shown, stamp
-from .study import BASE, OTHER_TASKS, run_study, paired_comparison, plot_curves, summarize
+from .study import BASE, OTHER_TASKS, paired_comparison, plot_curves, run_study, summarize
 
 ARMS = {
     # parameterisation x timestep sampling / loss weighting
@@ -116,7 +116,9 @@ def recipe_verdict(rows: list[dict], ignores_context_px: float = 0.1) -> list[st
 def paired_word(p: dict, z: float = 2.0) -> str:
     """A paired row against its reference: "better" or "worse" by more than `z` paired standard errors, else
     "within 2 SE" (clip-to-clip noise)."""
-    return "better" if p["difference"] < -z * p["se"] else "worse" if p["difference"] > z * p["se"] else f"within {z:g} SE"
+    if abs(p["difference"]) <= z * p["se"]:
+        return f"within {z:g} SE"
+    return "better" if p["difference"] < 0 else "worse"
 
 
 def render(r: dict, page) -> str:

@@ -91,7 +91,8 @@ def render(result: dict, page) -> str:
               f"seed {result['seed']}; the lowest mean position error wins. Unconditional: balls per frame found in "
               f"{u['num_clips']} samples from each of noise seeds {' and '.join(map(str, u['seeds']))} (not the seed "
               f"bench quality reports), against {u['real']:.2f} in real clips; the closest ratio wins.", ""]
-    lines += md_table(["sampler", "steps", "mean px", "lost", "s/clip", *scenarios, "unconditional balls/frame (ratio)"],
+    lines += md_table(["sampler", "steps", "mean px", "lost", "s/clip", *scenarios,
+                       "unconditional balls/frame (ratio)"],
                       [[r["sampler"], r["steps"], f"{r['mean_position_error']:.2f}", f"{r['mean_lost']:.1%}",
                         f"{r['seconds_per_clip']:.2f}", *(f"{r['position_error'][s]:.2f}" for s in scenarios),
                         f"{r['unconditional']['model']:.2f} ({r['unconditional']['ratio']:.2f})"]

@@ -82,12 +82,13 @@ def scaling_section(results: list[dict], quick: bool = False, model_overrides: d
 
 def render(s: dict, page) -> str:
     """BENCHMARKS.md's scaling section."""
-    lines = ["## Quality against compute (lesson 8)", ""] + md_stamp(s) + [f"Each size trains with the bundled recipe for {s['budget_steps']} steps on the same clips and seed "
-             f"and is scored on {s['num_val_per_scenario']} validation clips per scenario.", ""]
+    lines = ["## Quality against compute (lesson 8)", ""] + md_stamp(s)
+    lines += [f"Each size trains with the bundled recipe for {s['budget_steps']} steps on the same clips and seed "
+              f"and is scored on {s['num_val_per_scenario']} validation clips per scenario.", ""]
     lines += md_table(["size", "tokens/frame", "GFLOPs/clip", "CPU s", "sampled px", "lost", "x̂₀@T px", "swap px"],
-                       [[r["size"], r["tokens_per_frame"], f"{r['gflops']:.3f}", f"{r['cpu_s']:.0f}",
-                         f"{r['mean_position_error']:.2f}", f"{r['lost']:.2f}", f"{r['x0_error_T']:.2f}",
-                         f"{r['context_sensitivity']:+.2f}"] for r in s["rows"]]) + [""]
+                      [[r["size"], r["tokens_per_frame"], f"{r['gflops']:.3f}", f"{r['cpu_s']:.0f}",
+                        f"{r['mean_position_error']:.2f}", f"{r['lost']:.2f}", f"{r['x0_error_T']:.2f}",
+                        f"{r['context_sensitivity']:+.2f}"] for r in s["rows"]]) + [""]
     for key, v in (s.get("verdicts") or {}).items():
         a, b = v["closest_pair"]
         rho = ("undefined (every size scored the same)" if np.isnan(v["spearman"]) else

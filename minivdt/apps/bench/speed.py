@@ -331,8 +331,7 @@ def render(s: dict, page) -> str:
     lines += md_table(["size", "params", "variant", "train batch", "train clips/s", "vs naive", "sample batch",
                        "sample clips/s", "vs naive", "train GFLOP/s", "of peak"], rows) + [""]
     if s["memory"]:
-        lines += ["Peak memory of a training step (two steps from a fresh optimizer; " + s["memory"][0]["method"] + "):",
-                  ""]
+        lines += [f"Peak memory of a training step (two steps from a fresh optimizer; {s['memory'][0]['method']}):", ""]
         lines += md_table(["size", "dtype", "batch", "peak MiB"],
                           [[m["size"], "bf16 autocast" if m["bf16"] else "fp32", m["batch"],
                             "n/a" if m["step_peak_mib"] is None else f"{m['step_peak_mib']:.0f}"]

@@ -198,7 +198,8 @@ def run_study(args, arms, table: dict, budget_s: float = 0.0, budget_steps: int 
         raise ValueError(f"--arms must be among {list(table)}, got unknown {unknown}")
     num_val, out = 1 if args.quick else args.num_val, Path(args.runs)
     budget = f"{int(budget_s)}cpu_s" if budget_steps is None else f"{budget_steps}steps"
-    paths = {(name, seed): out / f"{name}__s{seed}__{budget}__{num_val}val.json" for name in arms for seed in args.seeds}
+    paths = {(name, seed): out / f"{name}__s{seed}__{budget}__{num_val}val.json"
+             for name in arms for seed in args.seeds}
     missing = [(name, seed, path) for (name, seed), path in paths.items() if run and not path.exists()]
     val = validation_clips(num_val) if missing else None
     for name, seed, path in missing:
