@@ -9,20 +9,33 @@ the demo and lessons 7-8 read its sampling choice.
 from __future__ import annotations
 
 import json
+import math
 import os
 from pathlib import Path
 
 import torch
 
-from .checkpoints import (CARD_FILE, CheckpointError, LOG_FILE, find_checkpoint, load_model, log_entries,
-                          model_folder, read_json_object, read_state, save_model, write_atomic)
+from .checkpoints import (CARD_FILE, CheckpointError, LOG_FILE, MAX_SECONDS, MAX_STEP, check_fields, find_checkpoint,
+                          load_model, log_entries, model_folder, read_json_object, read_state, save_model, write_atomic)
 from .checks import check_output
+
+# The card's numbers and their ranges: `bench quality` trains its CNN for train_seconds, so an Infinity there would
+# never end, and a card is a text file anyone can edit.
+CARD_BOUNDS = {"steps": ("int", 0, MAX_STEP), "train_seconds": ("float", 0, MAX_SECONDS),
+               "num_train_clips": ("int", 1, 10**8), "batch_size": ("int", 1, 10**6)}
 
 
 def read_card(folder: str | os.PathLike) -> dict:
-    """A model folder's training.json (steps, train_seconds, train_config, sampling, ...), or {} if it has none."""
+    """A model folder's training.json (steps, train_seconds, train_config, sampling, ...), or {} if it has none.
+    Its numbers must be in range (CARD_BOUNDS) and its train_config an object: one line naming the file if not."""
     path = Path(folder) / CARD_FILE
-    return read_json_object(path) if path.is_file() else {}
+    if not path.is_file():
+        return {}
+    card = read_json_object(path)
+    check_fields(path, card, CARD_BOUNDS)
+    if not isinstance(card.get("train_config", {}), dict):
+        raise CheckpointError(f"{path}: train_config must be a JSON object, got {type(card['train_config']).__name__}")
+    return card
 
 
 def sampling_of(folder: str | os.PathLike, task: str = "predict") -> tuple[str, int]:
@@ -59,8 +72,9 @@ def learning_rate_phases(run_dir: str | os.PathLike, warmup_steps: int = 0) -> l
     if not path.is_file():
         return phases
     for _, row in log_entries(path):
-        if "lr" not in row or row.get("step", 0) <= warmup_steps:
-            continue
+        numbers = isinstance(row.get("step"), int) and isinstance(row.get("lr"), (int, float))
+        if not numbers or not math.isfinite(row["lr"]) or row["step"] <= warmup_steps:
+            continue  # a line a crash or an editor left unreadable says nothing about the learning rate
         if phases and abs(phases[-1]["lr"] - row["lr"]) <= 1e-12:
             phases[-1]["to_step"] = row["step"]
         else:
@@ -85,7 +99,7 @@ def export_model(run_dir: str | os.PathLike, dest: str | os.PathLike) -> Path:
     import platform
     import time
 
-    if not isinstance(run_dir, (str, os.PathLike)) or not Path(run_dir).is_dir():
+    if not isinstance(run_dir, (str, os.PathLike)) or not str(run_dir) or not Path(run_dir).is_dir():  # "" is not "."
         raise FileNotFoundError(f"run {str(run_dir)!r} is not an existing run folder")
     dest = check_output("dest", dest, "dir")
     checkpoint = find_checkpoint(run_dir)
@@ -107,5 +121,5 @@ def export_model(run_dir: str | os.PathLike, dest: str | os.PathLike) -> Path:
         "learning_rates": learning_rate_phases(run_dir, cfg.get("warmup_steps", 0)),
         "task_weights": task_weight_phases(state),
     }
-    (dest / CARD_FILE).write_text(json.dumps(card, indent=1, default=str) + "\n")
+    write_atomic(dest / CARD_FILE, (json.dumps(card, indent=1, default=str) + "\n").encode())
     return dest

@@ -6,6 +6,7 @@ range, so a bad input stops before any compute or output.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import tempfile
@@ -14,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 MAX_SEED = 2**32 - 1  # numpy's legacy seeding and most tools accept [0, 2**32)
+VIDEO_SUFFIXES = (".mp4", ".gif")  # what viz.save_video writes
 
 
 def check_int(name: str, value, low: int | None = None, high: int | None = None) -> int:
@@ -47,12 +49,15 @@ def _range(low, high, low_open=False) -> str:
     return f"{left}{'-inf' if low is None else low}, {'inf' if high is None else high}]"
 
 
-def check_output(name: str, path, kind: str = "file") -> Path:
-    """Refuse an output path that cannot be written, before any compute: a file where a folder is wanted (or the
-    reverse), a path under a file, or a folder where no file can be created (read-only, no permission)."""
+def check_output(name: str, path, kind: str = "file", suffixes: tuple[str, ...] | None = None) -> Path:
+    """Refuse an output path that cannot be written, before any compute: an empty path (never a default), a file
+    where a folder is wanted (or the reverse), a file name without one of `suffixes`, a path under a file, or a
+    folder where no file can be created (read-only, no permission)."""
     if not isinstance(path, (str, os.PathLike)) or not str(path):
         raise TypeError(f"{name} must be a path, got {path!r}")
     path = Path(path)
+    if kind == "file" and suffixes and path.suffix not in suffixes:
+        raise ValueError(f"{name} must end in {' or '.join(suffixes)}, got {str(path)!r}")
     if kind == "dir" and path.exists() and not path.is_dir():
         raise ValueError(f"{name} {str(path)!r} is a file; expected a folder")
     if kind == "file" and path.is_dir():
@@ -69,6 +74,17 @@ def check_output(name: str, path, kind: str = "file") -> Path:
         raise ValueError(f"{name} {str(path)!r} cannot be written: {existing} is not writable "
                          f"({error.strerror or error})") from None
     return path
+
+
+@contextlib.contextmanager
+def writing(path):
+    """Name `path` in the error of a failed write (a full disk says only "No space left on device", torch.save raises
+    a RuntimeError about its zip writer and a video writer about its pipe): an OSError "cannot write PATH: reason"."""
+    try:
+        yield
+    except (OSError, RuntimeError) as error:
+        reason = getattr(error, "strerror", None) or " ".join(str(error).split())[:200] or type(error).__name__
+        raise OSError(getattr(error, "errno", None), f"cannot write {path}: {reason}") from None
 
 
 def check_device(name: str, device):

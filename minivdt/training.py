@@ -281,11 +281,13 @@ def _train(cfg, accelerator, out_dir, resume, progress, callback, callback_every
             loss = training_loss(model, x0, mask, noise_scheduler, generator=generator,
                                  timestep_sampling=cfg.timestep_sampling, loss_weighting=cfg.loss_weighting)
         if not torch.isfinite(loss):
+            # a tenth of the rate that diverged, but never above the library's default: a runaway 1e30 gets 3e-4
+            lower = min(cfg.learning_rate / 10, TrainConfig.learning_rate)
             kept = (f"The checkpoint of step {saved} (the last whose weights gave a finite loss) is kept in "
                     f"{out_dir / CHECKPOINT_DIR}; resume from it with a lower learning rate (and the same --preset "
-                    f"and options): minivdt train --resume --learning-rate {cfg.learning_rate / 10:g} --out {out_dir}") \
+                    f"and options): minivdt train --resume --learning-rate {lower:g} --out {out_dir}") \
                 if saved else \
-                "No checkpoint was written; start again with a lower learning rate (--learning-rate)."
+                f"No checkpoint was written; start again with a lower learning rate (e.g. --learning-rate {lower:g})."
             raise FloatingPointError(f"training loss became {loss.item()} at step {step}; stopping. {kept}")
         if pending is not None:  # these weights just gave a finite loss: now they may replace the last checkpoint
             save(*pending)

@@ -112,17 +112,81 @@ def _flip_byte(path):
     path.write_bytes(bytes(data))
 
 
+def _resum(*folders):
+    """Record the files' present checksums: a crafted checkpoint, not a damaged one."""
+    for folder in folders:
+        names = [line.split("  ")[1] for line in (folder / checkpoints.SUMS_FILE).read_text().splitlines()]
+        checkpoints.write_sums(folder, names)
+
+
 def _edit_json(path, **changes):
     path.write_text(json.dumps({**json.loads(path.read_text()), **changes}))
-    for folder in (path.parent, path.parent.parent):  # as if edited in a checkpoint saved before checksums
-        (folder / checkpoints.SUMS_FILE).unlink()
+    _resum(path.parent, path.parent.parent)
 
 
 def _drop_state_key(run):
     state = torch.load(run / "checkpoint" / "state.pt", weights_only=True)
     del state["optimizer"]
     torch.save(state, run / "checkpoint" / "state.pt")
-    (run / "checkpoint" / checkpoints.SUMS_FILE).unlink()
+    _resum(run / "checkpoint")
+
+
+def _edit_state(run, **changes):
+    state = torch.load(run / "checkpoint" / "state.pt", weights_only=True)
+    torch.save({**state, **changes}, run / "checkpoint" / "state.pt")
+    _resum(run / "checkpoint")
+
+
+def _edit_ema_weights(change):
+    """A setup(run) that replaces the run's EMA weights by change(weights), with matching checksums."""
+    from safetensors.torch import load_file, save_file
+
+    def setup(run):
+        path = run / "checkpoint" / "ema" / checkpoints.WEIGHTS_FILE
+        save_file(change(load_file(path)), path)
+        _resum(path.parent, run / "checkpoint")
+    return setup
+
+
+def _first_tensor(change):
+    return lambda weights: {**weights, min(weights): change(weights[min(weights)])}
+
+
+def _all_tensors(change):
+    return lambda weights: {name: change(w) for name, w in weights.items()}
+
+
+def _swap_ema_cond_mode(run):
+    """The run's ema/ replaced by an adaLN model of the same size (another run's, with its own checksums)."""
+    ema = run / "checkpoint" / "ema"
+    other = VDT(**{**json.loads((ema / "config.json").read_text()), "cond_mode": "adaln"})
+    __import__("shutil").rmtree(ema)
+    checkpoints.save_model(other, ema)
+    _resum(run / "checkpoint")
+
+
+def _checksums_gone(how):
+    """A setup(run) that deletes or empties every SHA256SUMS, then flips a byte of the EMA weights."""
+    def setup(run):
+        for sums in run.rglob(checkpoints.SUMS_FILE):
+            sums.unlink() if how == "deleted" else sums.write_text("")
+        _flip_byte(run / "checkpoint" / "ema" / checkpoints.WEIGHTS_FILE)
+    return setup
+
+
+def _link_checkpoint(run):
+    os.rename(run / "checkpoint", run.parent / "elsewhere")
+    os.symlink(run.parent / "elsewhere", run / "checkpoint")
+
+
+def _exported_with_card(**changes):
+    """A setup(run) that exports the run to {run}/exported and edits its training.json card."""
+    from minivdt.cards import export_model
+
+    def setup(run):
+        card = export_model(run, run / "exported") / checkpoints.CARD_FILE
+        card.write_text(json.dumps({**json.loads(card.read_text()), **changes}))  # inf is written as Infinity
+    return setup
 
 
 def _truncate(path):
@@ -171,10 +235,50 @@ FILE_CASES = [
                                  "--out", "{tmp}/b", "--md", "{tmp}/B.md"], None, "candidates must look like NAME:STEPS"),
     ("bench-recipe-arm", ["bench", "recipe", "--no-run", "--arms", "x0-high_noise", "x0-teleport", "--runs", "{tmp}/r",
                           "--out", "{tmp}/b", "--md", "{tmp}/B.md"], None, "--arms must be among"),
+    # weights, checksums and numbers no training produces, in files whose checksums match (or are gone)
+    *[(f"sample-{name}-weights", ["sample", "--checkpoint", "{run}", "--out", "{tmp}/v.mp4"], _edit_ema_weights(change),
+       message) for name, change, message in [
+        ("nan", _all_tensors(lambda w: torch.full_like(w, float("nan"))), "ema/diffusion_pytorch_model.safetensors "
+                                                                          "holds NaN or infinite weights"),
+        ("inf", _first_tensor(lambda w: torch.full_like(w, float("inf"))), "holds NaN or infinite weights"),
+        ("minus-inf", _first_tensor(lambda w: torch.full_like(w, -float("inf"))), "holds NaN or infinite weights"),
+        ("1e30", _first_tensor(lambda w: w + 1e30), "holds a weight of magnitude 1e+30"),
+        ("int64", _all_tensors(lambda w: w.to(torch.int64)), "torch.int64, not torch.float32"),
+        ("bool", _all_tensors(lambda w: w.bool()), "torch.bool, not torch.float32"),
+        ("uint8", _all_tensors(lambda w: w.to(torch.uint8)), "torch.uint8, not torch.float32")]],
+    ("sample-sums-deleted", ["sample", "--checkpoint", "{run}", "--out", "{tmp}/v.mp4"], _checksums_gone("deleted"),
+     "SHA256SUMS is missing"),
+    ("sample-sums-emptied", ["sample", "--checkpoint", "{run}", "--out", "{tmp}/v.mp4"], _checksums_gone("emptied"),
+     "SHA256SUMS is empty"),
+    ("sample-ema-other-cond-mode", ["sample", "--checkpoint", "{run}", "--out", "{tmp}/v.mp4"], _swap_ema_cond_mode,
+     "ema/config.json has cond_mode='adaln', but its run's training config"),
+    ("demo-ema-other-cond-mode", ["demo", "--checkpoint", "{run}", "--out", "{tmp}/d"], _swap_ema_cond_mode,
+     "but its run's training config"),
+    ("export-ema-other-cond-mode", ["export", "{run}", "{tmp}/out"], _swap_ema_cond_mode, "but its run's training config"),
+    ("resume-state-step-1e30", ["train", "--preset", "smoke", "--out", "{run}", "--steps", "3", "--resume"],
+     lambda run: _edit_state(run, step=10**30), "step must be an int in [0, 1000000000]"),
+    ("resume-state-seconds-inf", ["train", "--preset", "smoke", "--out", "{run}", "--steps", "3", "--resume"],
+     lambda run: _edit_state(run, train_seconds=float("inf")), "train_seconds must be a finite number"),
+    ("bench-quality-card-seconds-inf", ["bench", "quality", "--quick", "--checkpoint", "{run}/exported",
+                                        "--out", "{tmp}/b", "--md", "{tmp}/B.md"],
+     _exported_with_card(train_seconds=float("inf")), "training.json: train_seconds must be a finite number"),
+    ("resume-checkpoint-symlink", ["train", "--preset", "smoke", "--out", "{run}", "--steps", "3", "--resume"],
+     _link_checkpoint, "checkpoint is a symbolic link"),
+    # empty strings are errors, never the defaults; output paths are checked before any compute
+    ("sample-checkpoint-empty", ["sample", "--checkpoint", "", "--out", "{tmp}/v.mp4"], None,
+     "--checkpoint must not be empty"),
+    ("demo-checkpoint-empty", ["demo", "--checkpoint", "", "--out", "{tmp}/d"], None, "--checkpoint must not be empty"),
+    ("sample-out-empty", ["sample", "--checkpoint", "{model}", "--out", ""], None, "--out must be a path, got ''"),
+    ("demo-out-empty", ["demo", "--checkpoint", "{model}", "--out", ""], None, "--out must be a path, got ''"),
+    ("export-run-empty", ["export", "", "{tmp}/out"], None, "run must be a run folder, got ''"),
+    ("export-out-empty", ["export", "{run}", ""], None, "out must be a path, got ''"),
+    ("sample-out-extension", ["sample", "--checkpoint", "{model}", "--out", "{tmp}/late.txt"], None,
+     "--out must end in .mp4 or .gif"),
 ]
 
 
-AS_SUBPROCESS = {"resume-flipped-byte", "demo-hub-id", "bench-device", "export-to-file"}
+AS_SUBPROCESS = {"resume-flipped-byte", "demo-hub-id", "bench-device", "export-to-file", "sample-nan-weights",
+                 "sample-checkpoint-empty"}
 
 
 @pytest.mark.parametrize("name,argv,setup,message", FILE_CASES, ids=[case[0] for case in FILE_CASES])
@@ -194,6 +298,56 @@ def test_cli_rejects_bad_files_and_folders(name, argv, setup, message, smoke_run
     assert sorted(p.name for p in fresh.iterdir()) == []  # nothing was written
 
 
+def test_ctrl_c_is_one_line_that_says_what_was_kept(tmp_path):
+    """Ctrl-C (SIGINT) during a training: exit 130, no traceback, the kept checkpoint named; --resume continues."""
+    import signal
+    import time
+
+    run = tmp_path / "run"
+    argv = [sys.executable, "-m", "minivdt.apps.cli", "train", "--preset", "smoke", "--out", str(run),
+            "--checkpoint-every", "2"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    env.pop("MINIVDT_DEBUG", None)
+    training = subprocess.Popen(argv + ["--steps", "100000"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True, env=env, cwd=tmp_path)
+    deadline = time.time() + 240
+    while not (run / "log.jsonl").is_file() or len((run / "log.jsonl").read_text().splitlines()) < 5:
+        assert training.poll() is None and time.time() < deadline, training.communicate()
+        time.sleep(0.1)
+    training.send_signal(signal.SIGINT)
+    out, err = training.communicate(timeout=120)
+    assert training.returncode == 130 and "Traceback" not in err, err[-3000:]
+    *progress, last = err.strip().splitlines()
+    assert all(line.startswith("train:") for line in progress if line.strip()), progress
+    assert last == (f"minivdt train: interrupted; the last checkpoint is kept in {run / 'checkpoint'} (continue with "
+                    f"`minivdt train --resume --out {run}` and the same options)"), last
+    done = subprocess.run(argv + ["--steps", "8", "--resume"], capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0 and "trained to step 8" in done.stdout, done.stderr[-2000:]
+
+
+def test_a_full_disk_is_one_line_naming_the_file(smoke_run, tiny_model, tmp_path, capfd, monkeypatch):
+    import errno
+
+    from minivdt.apps import demo
+
+    def full_disk(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(checkpoints.torch, "save", full_disk)
+    done = main_in_process(["train", "--preset", "smoke", "--out", str(smoke_run), "--steps", "3", "--resume"], capfd)
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    *progress, last = done.stderr.strip().splitlines()
+    assert all(line.startswith("train:") for line in progress if line.strip()), progress
+    assert last == (f"minivdt train: error: cannot write {smoke_run / 'checkpoint.tmp' / 'state.pt'}: No space left on "
+                    f"device; the checkpoint in {smoke_run / 'checkpoint'} is kept (the disk is full: free some space "
+                    f"and run the command again)"), last
+    monkeypatch.setattr(demo, "save_video", full_disk)
+    video = tmp_path / "v.mp4"
+    done = main_in_process(["sample", "--checkpoint", str(tiny_model), "--steps", "1", "--num-clips", "1",
+                            "--out", str(video)], capfd)
+    assert_one_line_error(done, f"minivdt sample: error: cannot write {video}: No space left on device (the disk is")
+
+
 def test_cli_nan_stop_is_one_error_line_with_advice_that_works(smoke_run, capfd):
     done = main_in_process(["train", "--preset", "smoke", "--out", str(smoke_run), "--steps", "9",
                             "--checkpoint-every", "1", "--learning-rate", "1e30", "--resume"], capfd)
@@ -203,7 +357,7 @@ def test_cli_nan_stop_is_one_error_line_with_advice_that_works(smoke_run, capfd)
     assert error.startswith("minivdt train: error: training loss became")
     advice = error.split("options): ")[1].split()
     assert advice[:4] == ["minivdt", "train", "--resume", "--learning-rate"]
-    advice[4] = "1e-4"  # a tenth of 1e30 would still explode; any sane rate resumes from the kept weights
+    assert float(advice[4]) <= 3e-4  # a sane rate (a tenth of 1e30 would explode again), taken as advised
     done = main_in_process([*advice[1:], "--preset", "smoke", "--steps", "12"], capfd)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "trained to step 12" in done.stdout

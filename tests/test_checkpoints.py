@@ -1,5 +1,6 @@
 """Checkpoints survive crashes and refuse what they cannot trust: recovery after a kill between the renames,
-the run lock, log trimming, strict and checksummed loads, and resuming today's format."""
+the run lock (its races: test_run_lock.py), log trimming, strict and checksummed loads, weights and numbers no
+training produces, a full disk and a symlinked checkpoint folder."""
 
 import os
 import shutil
@@ -12,6 +13,7 @@ import torch
 
 from minivdt import checkpoints
 from minivdt.checkpoints import CheckpointError, RunLockedError, load_model, read_state
+from minivdt.model import VDT
 from minivdt.training import make_train_config, read_log, train
 
 
@@ -21,6 +23,12 @@ class Killed(BaseException):
 
 def _smoke(out, **overrides):
     return make_train_config("smoke", out_dir=str(out), **overrides)
+
+
+@pytest.fixture
+def tiny_folder(tmp_path):
+    torch.manual_seed(0)
+    return checkpoints.save_model(VDT.from_preset("cpu-tiny", hidden_size=32, depth=1, num_heads=2), tmp_path / "m")
 
 
 def _same_weights(run_a, run_b):
@@ -115,18 +123,117 @@ def test_flipped_bytes_are_reported(smoke_run):
         train(_smoke(smoke_run, max_steps=3), resume=True, progress=False)
 
 
-def test_loads_are_strict(smoke_run):
+def test_loads_are_strict(smoke_run, tmp_path):
     ema = smoke_run / "checkpoint" / "ema"
     with pytest.raises(CheckpointError, match="cond_mode='concat', but 'adaln' is expected"):
         load_model(ema, expected={"cond_mode": "adaln"})
     with pytest.raises(ValueError, match="model_overrides"):  # the run's config says concat
         train(_smoke(smoke_run, max_steps=3, model_overrides={"hidden_size": 32, "depth": 1, "num_heads": 2,
                                                              "cond_mode": "adaln"}), resume=True, progress=False)
-    config = (ema / "config.json").read_text()
-    (ema / checkpoints.SUMS_FILE).unlink()  # an older folder without checksums still loads strictly
-    (ema / "config.json").write_text(config.replace('"concat"', '"adaln"'))
+    edited = shutil.copytree(ema, tmp_path / "edited")  # a model folder whose config no longer fits its weights
+    (edited / "config.json").write_text((ema / "config.json").read_text().replace('"concat"', '"adaln"'))
+    checkpoints.write_sums(edited, list(checkpoints.MODEL_FILES))
     with pytest.raises(CheckpointError, match="missing: cond_embedder"):
-        load_model(ema)
+        load_model(edited)
+
+
+def test_a_runs_ema_of_another_cond_mode_is_refused(smoke_run):
+    """README: another cond_mode than the run's is an error, also when the run's ema/ folder was swapped."""
+    ema = smoke_run / "checkpoint" / "ema"
+    other = VDT(**{**load_model(ema).config, "cond_mode": "adaln"})
+    shutil.rmtree(ema)
+    checkpoints.save_model(other, ema)  # with its own valid checksums
+    checkpoints.write_sums(smoke_run / "checkpoint", [line.split("  ")[1] for line in (
+        smoke_run / "checkpoint" / checkpoints.SUMS_FILE).read_text().splitlines()])
+    for path in (smoke_run, ema):
+        with pytest.raises(CheckpointError, match="cond_mode='adaln', but its run's training config .* trains "
+                                                  "cond_mode='concat'"):
+            load_model(path)
+
+
+def test_weights_training_could_not_produce_are_refused(smoke_run, tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    source = smoke_run / "checkpoint" / "model"
+    weights = load_file(source / checkpoints.WEIGHTS_FILE)
+    first = sorted(weights)[0]
+    cases = {
+        "nan": ({k: torch.full_like(w, float("nan")) for k, w in weights.items()}, "NaN or infinite weights"),
+        "-inf": ({**weights, first: torch.full_like(weights[first], -float("inf"))}, "NaN or infinite weights"),
+        "1e30": ({**weights, first: weights[first] + 1e30}, r"magnitude 1e\+30 in .*beyond the 10000"),
+        "int64": ({k: w.to(torch.int64) for k, w in weights.items()}, "torch.int64, not torch.float32.*not cast"),
+        "bool": ({k: w.bool() for k, w in weights.items()}, "torch.bool, not torch.float32"),
+        "uint8": ({k: w.to(torch.uint8) for k, w in weights.items()}, "torch.uint8, not torch.float32"),
+        "float64": ({k: w.double() for k, w in weights.items()}, "torch.float64, not torch.float32"),
+    }
+    for name, (bad, message) in cases.items():
+        folder = shutil.copytree(source, tmp_path / name)
+        save_file(bad, folder / checkpoints.WEIGHTS_FILE)
+        checkpoints.write_sums(folder, list(checkpoints.MODEL_FILES))  # the checksums match: only the values are bad
+        with pytest.raises(CheckpointError, match=message):
+            load_model(folder)
+
+
+def test_state_and_card_numbers_out_of_range_are_refused(smoke_run, tmp_path):
+    import json
+
+    from minivdt.cards import export_model, read_card
+
+    checkpoint = smoke_run / "checkpoint"
+    state = torch.load(checkpoint / checkpoints.STATE_FILE, weights_only=True)
+    names = [line.split("  ")[1] for line in (checkpoint / checkpoints.SUMS_FILE).read_text().splitlines()]
+    for change, message in [({"step": 10**30}, r"step must be an int in \[0, 1000000000\], got 1000000000000"),
+                            ({"step": 2.0}, "step must be an int"),
+                            ({"train_seconds": float("inf")}, "train_seconds must be a finite number"),
+                            ({"train_seconds": -5.0}, "train_seconds must be a finite number in")]:
+        torch.save({**state, **change}, checkpoint / checkpoints.STATE_FILE)
+        checkpoints.write_sums(checkpoint, names)
+        with pytest.raises(CheckpointError, match=message):
+            read_state(checkpoint)
+    torch.save(state, checkpoint / checkpoints.STATE_FILE)
+    checkpoints.write_sums(checkpoint, names)
+    exported = export_model(smoke_run, tmp_path / "exported")
+    card = json.loads((exported / "training.json").read_text())
+    for change, message in [({"train_seconds": float("inf")}, "train_seconds must be a finite number"),
+                            ({"steps": 1e30}, "steps must be an int"), ({"num_train_clips": 0}, "num_train_clips"),
+                            ({"train_config": [1]}, "train_config must be a JSON object")]:
+        (exported / "training.json").write_text(json.dumps({**card, **change}))  # json writes inf as Infinity
+        with pytest.raises(CheckpointError, match=f"training.json: {message}"):
+            read_card(exported)
+
+
+@pytest.mark.parametrize("damage", ["deleted", "emptied"])
+def test_without_checksums_a_flipped_byte_is_still_refused(smoke_run, damage):
+    """A deleted or empty SHA256SUMS used to let a flipped weight byte load."""
+    for sums in smoke_run.rglob(checkpoints.SUMS_FILE):
+        sums.unlink() if damage == "deleted" else sums.write_text("")
+    weights = smoke_run / "checkpoint" / "ema" / checkpoints.WEIGHTS_FILE
+    data = bytearray(weights.read_bytes())
+    data[-10] ^= 0xFF
+    weights.write_bytes(bytes(data))
+    message = "SHA256SUMS is missing" if damage == "deleted" else "SHA256SUMS is empty"
+    with pytest.raises(CheckpointError, match=message):
+        load_model(smoke_run)
+    with pytest.raises(CheckpointError, match=message):
+        train(_smoke(smoke_run, max_steps=3), resume=True, progress=False)
+
+
+def test_checksums_must_cover_the_weights(tiny_folder):
+    sums = tiny_folder / checkpoints.SUMS_FILE
+    sums.write_text(sums.read_text().splitlines()[0] + "\n")  # config.json only
+    with pytest.raises(CheckpointError, match="does not list .*diffusion_pytorch_model.safetensors"):
+        load_model(tiny_folder)
+    sums.write_text("not a checksum line\n")
+    with pytest.raises(CheckpointError, match="is not '<sha256>  <file in this folder>'"):
+        load_model(tiny_folder)
+
+
+def test_the_bundled_folders_carry_their_checksums():
+    from minivdt.course import DEFAULT_CHECKPOINT, LESSON4_DENOISER
+
+    checkpoints.verify_sums(DEFAULT_CHECKPOINT, checkpoints.MODEL_FILES)
+    checkpoints.verify_sums(LESSON4_DENOISER, ("config.json", "model.safetensors"))
+    assert load_model(DEFAULT_CHECKPOINT).config.cond_mode == "concat"
 
 
 def test_loading_never_reaches_the_network(monkeypatch, smoke_run):
@@ -141,23 +248,57 @@ def test_loading_never_reaches_the_network(monkeypatch, smoke_run):
         load_model(smoke_run / "checkpoint" / "model")
 
 
-def test_todays_checkpoint_format_without_checksums_resumes(smoke_run):
-    """Runs saved before checksums (like the bundled run in progress) have no SHA256SUMS files."""
-    for sums in smoke_run.rglob(checkpoints.SUMS_FILE):
-        sums.unlink()
-    assert read_state(smoke_run / "checkpoint")["step"] == 2
-    os.rename(smoke_run / "checkpoint", smoke_run / "checkpoint.tmp")  # killed by the old code between its renames
-    result = train(_smoke(smoke_run, max_steps=3), resume=True, progress=False)
-    assert result.step == 3 and (smoke_run / "checkpoint" / checkpoints.SUMS_FILE).exists()
+def test_a_checkpoint_tmp_without_checksums_is_not_complete(smoke_run):
+    """A save cut short before its SHA256SUMS (written last) is not resumed from, however whole its files look."""
+    os.rename(smoke_run / "checkpoint", smoke_run / "checkpoint.tmp")
+    (smoke_run / "checkpoint.tmp" / checkpoints.SUMS_FILE).unlink()
+    assert checkpoints.find_checkpoint(smoke_run) is None
+    with pytest.raises(FileNotFoundError, match="no checkpoint"):
+        train(_smoke(smoke_run, max_steps=3), resume=True, progress=False)
+
+
+def test_a_failed_save_names_the_file_and_keeps_the_last_checkpoint(smoke_run, monkeypatch):
+    """A full disk: torch.save raises a RuntimeError about its zip writer, other writes OSError ENOSPC."""
+    import errno
+
+    real_save = checkpoints.torch.save
+    failures = iter([RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 704 vs 598"),
+                     OSError(errno.ENOSPC, "No space left on device")])
+
+    def full_disk(obj, path, *args, **kwargs):
+        raise next(failures)
+
+    monkeypatch.setattr(checkpoints.torch, "save", full_disk)
+    for _ in range(2):
+        with pytest.raises(OSError, match=r"cannot write .*checkpoint.tmp/state.pt: .*; the checkpoint in "
+                                          r".*run/checkpoint is kept") as error:
+            train(_smoke(smoke_run, max_steps=3), resume=True, progress=False)
+        assert not (smoke_run / "checkpoint.tmp").exists()  # the partial copy is removed, to free the space
+        assert read_state(smoke_run / "checkpoint")["step"] == 2
+    assert error.value.errno == errno.ENOSPC
+    monkeypatch.setattr(checkpoints.torch, "save", real_save)
+    assert train(_smoke(smoke_run, max_steps=3), resume=True, progress=False).step == 3
+
+
+def test_a_symlinked_checkpoint_folder_is_refused_before_training(smoke_run, tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    os.rename(smoke_run / "checkpoint", elsewhere)
+    os.symlink(elsewhere, smoke_run / "checkpoint")
+    assert load_model(smoke_run).config.hidden_size == 32  # reading through the link is fine
+    with pytest.raises(CheckpointError, match="checkpoint is a symbolic link"):
+        train(_smoke(smoke_run, max_steps=3), resume=True, progress=False)
+    assert read_state(elsewhere)["step"] == 2 and (smoke_run / "checkpoint").is_symlink()  # nothing was changed
 
 
 def test_the_nan_stop_keeps_weights_a_lower_learning_rate_can_resume(smoke_run):
-    with pytest.raises(FloatingPointError, match="resume from it with a lower learning rate"):
+    with pytest.raises(FloatingPointError, match="resume from it with a lower learning rate") as error:
         train(_smoke(smoke_run, max_steps=10, learning_rate=1e30, checkpoint_every=1), resume=True, progress=False)
+    advised = float(str(error.value).split("--learning-rate ")[1].split()[0])
+    assert advised <= 3e-4  # not a tenth of the runaway 1e30: the library default at most
     kept = read_state(smoke_run / "checkpoint")
     assert all(torch.isfinite(p).all() and p.abs().max() < 1e3 for p in load_model(smoke_run / "checkpoint" / "model")
                .parameters())
-    result = train(_smoke(smoke_run, max_steps=kept["step"] + 2, learning_rate=1e-4), resume=True, progress=False)
+    result = train(_smoke(smoke_run, max_steps=kept["step"] + 2, learning_rate=advised), resume=True, progress=False)
     assert len(result.losses) == 2 and all(torch.isfinite(torch.tensor(result.losses)))
 
 

@@ -8,8 +8,10 @@ Every argument is checked before any compute; an error is one line on stderr and
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import os
+import signal
 import sys
 
 from ..checks import MAX_SEED, check_float, check_int, check_output
@@ -332,17 +334,27 @@ def _run_train(args):
           f"all); checkpoint in {result.out_dir}/checkpoint")
 
 
+def _not_empty(args, name: str):
+    """An empty --NAME is an error, never the default (`--checkpoint ""` must not load the bundled model)."""
+    if getattr(args, name) == "":
+        raise ValueError(f"--{name.replace('_', '-')} must not be empty (leave it out for the default)")
+
+
 def _run_export(args):
     from ..training import export_model
 
+    if not args.run:
+        raise ValueError("run must be a run folder, got ''")
     check_output("out", args.out, "dir")
     print(f"exported to {export_model(args.run, args.out)}")
 
 
 def _run_sample(args):
+    from ..checks import VIDEO_SUFFIXES
     from .demo import run_sample
 
-    check_output("--out", args.out, "file")
+    _not_empty(args, "checkpoint")
+    check_output("--out", args.out, "file", VIDEO_SUFFIXES)
     run_sample(checkpoint=args.checkpoint, task=args.task, scenario=args.scenario, num_clips=args.num_clips,
                steps=args.steps, seed=args.seed, out=args.out, sampler=args.sampler)
 
@@ -350,6 +362,7 @@ def _run_sample(args):
 def _run_demo(args):
     from .demo import run_demo
 
+    _not_empty(args, "checkpoint")
     check_output("--out", args.out, "dir")
     run_demo(checkpoint=args.checkpoint, num_clips=args.num_clips, steps=args.steps, out_dir=args.out,
              sampler=args.sampler)
@@ -377,16 +390,43 @@ def main(argv: list[str] | None = None) -> int:
                "demo": _run_demo, "bench": _run_bench}
     try:
         runners[args.command](args)
+    except KeyboardInterrupt:  # Ctrl-C: one line, the shell's 128 + SIGINT
+        if os.environ.get("MINIVDT_DEBUG"):
+            raise
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not turn this into a traceback
+        print(f"minivdt {args.command}: {_interrupted(args)}", file=sys.stderr)
+        return 130
     except Exception as error:  # noqa: BLE001 (every failure is one line; MINIVDT_DEBUG=1 shows the traceback)
         if os.environ.get("MINIVDT_DEBUG"):
             raise
         message = " ".join(str(error).split()) or type(error).__name__
+        if isinstance(error, OSError) and error.strerror:  # "No space left on device: 'x'", not "[Errno 28] ..."
+            message = error.strerror + (f": {error.filename}" if error.filename else "")
+            if error.errno == errno.ENOSPC:
+                message += " (the disk is full: free some space and run the command again)"
         expected = (ValueError, TypeError, OSError, FloatingPointError, RuntimeError)
         if not isinstance(error, expected):  # most likely a bug: say what it was
             message = f"{type(error).__name__}: {message} (MINIVDT_DEBUG=1 shows the traceback)"
         print(f"minivdt {args.command}: error: {message}", file=sys.stderr)
         return 2 if isinstance(error, (ValueError, TypeError, OSError)) else 1
     return 0
+
+
+def _interrupted(args) -> str:
+    """What Ctrl-C left: a training keeps its last checkpoint (every save is atomic), which --resume continues."""
+    if args.command != "train":
+        return "interrupted"
+    from ..checkpoints import CheckpointError, find_checkpoint
+
+    run = args.out or f"runs/{args.preset}"
+    try:
+        found = find_checkpoint(run)
+    except (CheckpointError, OSError):
+        found = None
+    if found is None:
+        return f"interrupted before the first checkpoint of {run}"
+    return (f"interrupted; the last checkpoint is kept in {found} (continue with `minivdt train --resume --out "
+            f"{run}` and the same options)")
 
 
 if __name__ == "__main__":
