@@ -24,6 +24,7 @@ from pathlib import Path
 
 import torch
 
+from minivdt.checkpoints import save_model
 from minivdt.training import make_train_config, train
 
 
@@ -55,7 +56,7 @@ def main():
 
     def snapshot(step, ema_model, seconds):
         folder = snapshots / f"step{step:06d}"
-        ema_model.save_pretrained(folder)
+        save_model(ema_model, folder)  # with SHA256SUMS, which every loaded folder needs
         (folder / "seconds.txt").write_text(f"{seconds:.1f}\n")  # training seconds so far, all sessions
 
     train(cfg, resume=(Path(args.run_dir) / "checkpoint").exists(), progress=False, callback=snapshot,

@@ -21,6 +21,7 @@ import torch
 
 from minivdt.apps.bench.common import eval_subset, mean_position_error
 from minivdt.baselines import vdt_predictor, vdt_sampler
+from minivdt.checkpoints import save_model
 from minivdt.data import split_seeds
 from minivdt.futures import sample_futures
 from minivdt.metrics import evaluate_uncertain
@@ -39,7 +40,7 @@ def curve_callback(run_dir: Path, num_bounce: int = 8, num_futures: int = 16, nu
 
     def callback(step, ema_model, seconds):
         start = time.perf_counter()
-        ema_model.save_pretrained(snapshots / f"step{step:06d}")
+        save_model(ema_model, snapshots / f"step{step:06d}")  # with SHA256SUMS, as every loaded folder needs
         row = dict(step=step, seconds=round(seconds, 1),
                    position_error=mean_position_error(vdt_predictor(ema_model, 1, 0, "ddim"), subset))
         for sampler, steps in CURVE_SAMPLERS:

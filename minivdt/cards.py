@@ -38,17 +38,23 @@ def read_card(folder: str | os.PathLike) -> dict:
     return card
 
 
+# Kinds of sampling a card records a measured choice for: forward prediction of the deterministic scenarios, generation
+# from nothing, and forward prediction of the stochastic scenarios (Lesson 9), where a sample must be a plausible
+# future rather than the best single guess.
+SAMPLING_TASKS = ("predict", "unconditional", "stochastic")
+
+
 def sampling_of(folder: str | os.PathLike, task: str = "predict") -> tuple[str, int]:
     """(sampler, steps) to sample this model with: the choice `minivdt bench sampler --write-card` measured and
     stored in its card (forward prediction on validation clips; task="unconditional": the one whose samples hold
     as many balls as real clips), else the library's DEFAULT_SAMPLER and DEFAULT_STEPS."""
     from .diffusion import DEFAULT_SAMPLER, DEFAULT_STEPS, SCHEDULERS
 
-    if task not in ("predict", "unconditional"):
-        raise ValueError(f"task must be 'predict' or 'unconditional', got {task!r}")
+    if task not in SAMPLING_TASKS:
+        raise ValueError(f"task must be one of {SAMPLING_TASKS}, got {task!r}")
     choice = read_card(model_folder(folder)).get("sampling") or {}
-    if task == "unconditional":
-        choice = choice.get("unconditional") or {}
+    if task != "predict":  # "unconditional", "stochastic": their own entries, chosen by their own measurement
+        choice = choice.get(task) or {}
     sampler, steps = choice.get("sampler", DEFAULT_SAMPLER), choice.get("steps", DEFAULT_STEPS)
     if sampler not in SCHEDULERS or not isinstance(steps, int) or not 1 <= steps <= 1000:
         raise CheckpointError(f"{Path(folder) / CARD_FILE} has an invalid sampling choice {choice!r}")
@@ -123,3 +129,22 @@ def export_model(run_dir: str | os.PathLike, dest: str | os.PathLike) -> Path:
     }
     write_atomic(dest / CARD_FILE, (json.dumps(card, indent=1, default=str) + "\n").encode())
     return dest
+
+
+def training_config_of(path: str | os.PathLike) -> dict:
+    """The training config a model was trained with (its world, scenarios, num_given, data, ...): from a run folder's
+    checkpoint state or an exported folder's card; {} for a bare save_pretrained folder."""
+    path = Path(path)
+    if (path / CARD_FILE).is_file():
+        return dict(read_card(path).get("train_config") or {})
+    checkpoint = find_checkpoint(path) if path.is_dir() and not (path / "config.json").is_file() else None
+    return dict(read_state(checkpoint)["train_config"]) if checkpoint is not None else {}
+
+
+def num_given_of(path: str | os.PathLike, num_frames: int) -> int:
+    """How many frames the model was trained to be given in the "predict" task: its training config's num_given
+    (8 for the bundled model, the Physion setting); half the clip for a folder without one."""
+    num_given = training_config_of(path).get("num_given", num_frames // 2)
+    if isinstance(num_given, bool) or not isinstance(num_given, int) or not 1 <= num_given < num_frames:
+        raise CheckpointError(f"{path}: num_given must be an int in [1, {num_frames - 1}], got {num_given!r}")
+    return num_given

@@ -15,6 +15,7 @@ from torch import nn
 
 from .attention import (Attention, CrossAttention, attention_flops, joint_attention, spatial_attention,
                         temporal_attention)
+from .diffusion import DEFAULT_PREDICTION_TYPE, PREDICTION_TYPES
 from .tokens import PatchEmbed, get_1d_sincos_temp_embed, get_2d_sincos_pos_embed, patchify, unpatchify
 
 COND_MODES = ("concat", "adaln", "cross_attn")
@@ -22,7 +23,6 @@ ATTENTION_MODES = ("factorised", "joint")
 # adaLN_modulation outputs per block: shift, scale and gate for each branch (temporal, spatial, MLP; or joint, MLP)
 ADALN_CHUNKS = {"factorised": 9, "joint": 6}
 FREQUENCY_EMBEDDING_SIZE = 256  # sinusoidal features of a timestep, before the embedder's MLP (DiT)
-PREDICTION_TYPES = ("epsilon", "v_prediction", "sample")  # ε, v or x_0 (diffusers' names)
 
 
 def modulate(x, shift, scale):
@@ -150,7 +150,7 @@ class VDTConfig:
     mlp_ratio: float = 4.0
     cond_mode: str = "concat"  # how given frames/pixels reach the model, see VDT.forward
     attention_mode: str = "factorised"  # "factorised" temporal->spatial (VDT) or "joint" space-time
-    prediction_type: str = "epsilon"  # what the network predicts; the scheduler must agree
+    prediction_type: str = DEFAULT_PREDICTION_TYPE  # what the network predicts (diffusion.PREDICTION_TYPES)
     fused_attn: bool = True  # F.scaled_dot_product_attention; False = readable manual softmax
 
     def __post_init__(self):
@@ -240,7 +240,6 @@ class VDT(ModelMixin, ConfigMixin):
         super().__init__()
         cfg = VDTConfig(input_size, patch_size, in_channels, num_frames, hidden_size, depth, num_heads, mlp_ratio,
                         cond_mode, attention_mode, prediction_type, fused_attn)
-        self.cfg = cfg
         D, p = hidden_size, patch_size
         self.x_embedder = PatchEmbed(p, in_channels, D)
         self.mask_embedder = nn.Linear(p * p, D)  # patchified mask (B, F, N, p*p) -> (B, F, N, D)
@@ -259,6 +258,12 @@ class VDT(ModelMixin, ConfigMixin):
         ])
         self.final_layer = FinalLayer(D, p, in_channels)
         self.initialize_weights()
+
+    @property
+    def cfg(self) -> VDTConfig:
+        """The model's config as the typed VDTConfig (height, width, tokens_per_frame ...): a view of diffusers'
+        self.config, the one record of how the model was built (what save_pretrained writes)."""
+        return VDTConfig(**{f.name: self.config[f.name] for f in dataclasses.fields(VDTConfig)})
 
     @classmethod
     def from_config_dataclass(cls, cfg):

@@ -12,9 +12,9 @@ import os
 from dataclasses import dataclass, field
 
 from .checks import check_float, check_int, check_seed
-from .diffusion import LOSS_WEIGHTINGS, TIMESTEP_SAMPLINGS
+from .diffusion import DEFAULT_PREDICTION_TYPE, LOSS_WEIGHTINGS, PREDICTION_TYPES, TIMESTEP_SAMPLINGS
 from .masks import DEFAULT_TASK_WEIGHTS, check_task_weights
-from .model import PRESETS, PREDICTION_TYPES
+from .model import PRESETS
 from .tokenizer import latent_geometry
 from .world import ALL_SCENARIOS, SCENARIOS, WorldConfig, make_world
 
@@ -44,7 +44,7 @@ class TrainConfig:
     grad_clip: float = 1.0
     ema_decay: float = 0.999
     task_weights: dict = field(default_factory=lambda: dict(DEFAULT_TASK_WEIGHTS))
-    prediction_type: str = "sample"  # x_0: see BENCHMARKS.md's recipe study for ε and v
+    prediction_type: str = DEFAULT_PREDICTION_TYPE  # x_0: see BENCHMARKS.md's recipe study for ε and v
     timestep_sampling: str = "high_noise"  # diffusion.TIMESTEP_SAMPLINGS
     loss_weighting: str = "none"  # diffusion.LOSS_WEIGHTINGS
     checkpoint_every: int = 200
@@ -57,6 +57,7 @@ class TrainConfig:
     tokenizer: str | None = None  # folder of a saved minivdt.tokenizer: diffuse its latents instead of pixels
     world: dict = field(default_factory=dict)  # WorldConfig fields the training clips change, e.g. {"gravity": 0.015}
     init_from: str | None = None  # model folder whose weights start the run (fine-tuning), e.g. assets/vdt-cpu-tiny
+    data: str | None = None  # your own clips instead of the simulator: an .npz or a folder of videos (user_clips.py)
 
     def __post_init__(self):
         for name, valid in (("model_preset", tuple(PRESETS)), ("prediction_type", PREDICTION_TYPES),
@@ -85,6 +86,8 @@ class TrainConfig:
             raise TypeError(f"tokenizer must be a folder path or None, got {self.tokenizer!r}")
         if self.init_from is not None and (not isinstance(self.init_from, (str, os.PathLike)) or not str(self.init_from)):
             raise TypeError(f"init_from must be a model folder path or None, got {self.init_from!r}")
+        if self.data is not None and (not isinstance(self.data, (str, os.PathLike)) or not str(self.data)):
+            raise TypeError(f"data must be a path (.npz or a folder of videos) or None, got {self.data!r}")
         self.world_config()  # every key a WorldConfig field, every value in its range
 
     def world_config(self) -> WorldConfig:

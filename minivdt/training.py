@@ -32,10 +32,10 @@ from . import checkpoints
 from .cards import export_model, task_weight_phases  # noqa: F401 (export_model: minivdt.training's API)
 from .checkpoints import (CHECKPOINT_DIR, LOG_FILE, STATE_FILE, load_model, log_entries,  # noqa: F401
                           read_state)
-from .checks import check_int, check_output
+from .checks import check_int, check_output, writing
 from .data import BallClips, to_tensor
-from .diffusion import make_scheduler, training_loss
-from .masks import TaskMix
+from .diffusion import make_scheduler, training_loss, validation_loss
+from .masks import TaskMix, make_mask
 from .model import VDT
 from .progress import progress_bar
 from .tokenizer import downsample_factor, downsample_mask, encode_video, load_tokenizer
@@ -106,7 +106,10 @@ def load_training_videos(cfg: TrainConfig) -> torch.Tensor:
     """The fixed training set as a uint8 tensor (N, F, H, W, 3), never modified in place.
 
     The last set stays in memory: a lesson's timing probe and the run after it (course.train_with_estimate), or
-    the runs of one comparison, share their clips instead of simulating them again."""
+    the runs of one comparison, share their clips instead of simulating them again. With cfg.data the clips are the
+    user's (their training files; the validation files are never among them)."""
+    if cfg.data is not None:
+        return torch.from_numpy(user_clips(cfg).train)
     per_scenario = max(1, cfg.num_train_clips // len(cfg.scenarios))
     world = json.dumps(cfg.world, sort_keys=True)  # hashable, for the cache
     return _training_clips(cfg.image_size, cfg.num_frames, world, tuple(cfg.scenarios), per_scenario)
@@ -117,6 +120,33 @@ def _training_clips(image_size: int, num_frames: int, world: str, scenarios: tup
     config = make_world(json.loads(world), size=image_size, num_frames=num_frames)
     dataset = BallClips("train", scenarios=scenarios, num_clips=per_scenario, config=config)
     return torch.from_numpy(dataset.get_batch().frames)
+
+
+def user_clips(cfg: TrainConfig):
+    """cfg.data read as user_clips.UserClips at the run's frame count and size (cached: read once per process)."""
+    return _user_clips(str(cfg.data), cfg.num_frames, cfg.image_size, cfg.seed)
+
+
+@functools.lru_cache(maxsize=1)
+def _user_clips(path: str, num_frames: int, size: int, seed: int):
+    from .user_clips import load_clips
+
+    return load_clips(path, num_frames=num_frames, size=size, seed=seed)
+
+
+def validation_batch(cfg: TrainConfig, num_clips: int = 16):
+    """Fixed clips and "predict" masks of the run's validation loss: val-split clips of its scenarios (or the user's
+    validation files), the same at every step and on every resume."""
+    if cfg.data is not None:
+        frames = user_clips(cfg).val[:num_clips]
+    else:
+        per_scenario = max(1, num_clips // len(cfg.scenarios))
+        frames = BallClips("val", scenarios=cfg.scenarios, num_clips=per_scenario,
+                           config=cfg.world_config()).get_batch().frames
+    x0 = to_tensor(frames)  # (b, F, C, H, W)
+    B, F, _, H, W = x0.shape
+    mask = make_mask("predict", B, F, H, W, num_given=cfg.num_given, patch_size=cfg.model_kwargs()["patch_size"])
+    return x0, mask
 
 
 # --------------------------------------------------------------------------------------------
@@ -259,6 +289,10 @@ def _train(cfg, accelerator, out_dir, resume, progress, callback, callback_every
             checkpoints.trim_log(out_dir, start_step)  # lines after the checkpoint would repeat their steps
 
     videos = load_training_videos(cfg)
+    if accelerator.is_main_process and cfg.data is not None:
+        print(f"clips: {user_clips(cfg).summary()}; the model takes {cfg.num_frames} frames at "
+              f"{cfg.image_size}x{cfg.image_size}", flush=True)
+    val_x0, val_mask = validation_batch(cfg) if cfg.tokenizer is None else (None, None)
     vae = None if cfg.tokenizer is None else load_tokenizer(cfg.tokenizer, accelerator.device)
     model, optimizer, lr_scheduler = accelerator.prepare(model, optimizer, lr_scheduler)
     ema.to(accelerator.device)
@@ -306,11 +340,20 @@ def _train(cfg, accelerator, out_dir, resume, progress, callback, callback_every
         elapsed = time.perf_counter() - t0
         total_seconds = seconds_before + elapsed
         if accelerator.is_main_process:
-            if done % cfg.log_every == 0 or done == cfg.max_steps:
+            if progress and done == start_step + ESTIMATE_STEPS and cfg.max_steps > done:
+                bar.write(estimate_line(elapsed / ESTIMATE_STEPS, cfg.max_steps - done, cfg.time_budget_s, elapsed))
+            validate = val_x0 is not None and done % cfg.checkpoint_every == 0
+            if done % cfg.log_every == 0 or done == cfg.max_steps or validate:
                 bar.set_postfix(loss=f"{np.mean(losses[-cfg.log_every:]):.4f}", refresh=False)
-                with open(out_dir / LOG_FILE, "a") as log:
-                    log.write(json.dumps({"step": done, "loss": mean_loss, "lr": lr_scheduler.get_last_lr()[0],
-                                          "seconds": round(total_seconds, 3)}) + "\n")
+                line = {"step": done, "loss": mean_loss, "lr": lr_scheduler.get_last_lr()[0],
+                        "seconds": round(total_seconds, 3)}
+                if validate:  # the masked loss on fixed validation clips, noise and timesteps; not training time
+                    paused = time.perf_counter()
+                    line["val_loss"] = _validation_loss(raw_model, val_x0, val_mask, noise_scheduler, cfg,
+                                                        accelerator.device)
+                    t0 += time.perf_counter() - paused
+                with writing(out_dir / LOG_FILE), open(out_dir / LOG_FILE, "a") as log:
+                    log.write(json.dumps(line) + "\n")
             if callback is not None and callback_every and done % callback_every == 0:
                 paused = time.perf_counter()
                 callback(done, _ema_copy(raw_model, ema), total_seconds)
@@ -331,6 +374,36 @@ def _train(cfg, accelerator, out_dir, resume, progress, callback, callback_every
     accelerator.wait_for_everyone()
     return TrainResult(step=done, losses=losses, seconds=seconds, out_dir=str(out_dir),
                        total_seconds=seconds_before + seconds)
+
+
+ESTIMATE_STEPS = 3  # steps timed for the duration estimate printed before the rest of a run
+
+
+def estimate_line(seconds_per_step: float, steps_left: int, budget_s: float | None, elapsed: float) -> str:
+    """One line: how long the rest of the run will take, from the steps timed so far."""
+    seconds = seconds_per_step * steps_left
+    if budget_s is not None and budget_s - elapsed < seconds:
+        seconds, steps_left = max(budget_s - elapsed, 0.0), int(max(budget_s - elapsed, 0.0) / seconds_per_step)
+        what = f"~{steps_left} more steps until the {budget_s / 60:g}-minute budget"
+    else:
+        what = f"{steps_left} more steps"
+    return f"estimate: {seconds_per_step:.2f} s/step over the first {ESTIMATE_STEPS} steps, so ~{_duration(seconds)} " \
+           f"for {what}"
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min" if seconds < 7200 else \
+        f"{seconds / 3600:.1f} h"
+
+
+@torch.no_grad()
+def _validation_loss(model, x0, mask, scheduler, cfg, device) -> float:
+    was_training = model.training
+    model.eval()
+    loss = validation_loss(model, x0.to(device), mask.to(device), scheduler, repeats=2,
+                           timestep_sampling=cfg.timestep_sampling, loss_weighting=cfg.loss_weighting)
+    model.train(was_training)
+    return round(loss, 6)
 
 
 def _ema_copy(model: VDT, ema: EMAModel) -> VDT:

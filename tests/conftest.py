@@ -45,10 +45,11 @@ def tiny_checkpoint(tmp_path_factory):
     import torch
 
     from minivdt.apps.bench import quality
+    from minivdt.checkpoints import save_model
     from minivdt.model import VDT
 
     path = tmp_path_factory.mktemp("vdt-tiny")
     torch.manual_seed(0)
-    VDT.from_preset("cpu-tiny", hidden_size=32, depth=1, num_heads=2).save_pretrained(path)
+    save_model(VDT.from_preset("cpu-tiny", hidden_size=32, depth=1, num_heads=2), path)  # with SHA256SUMS
     (path / quality.CARD_FILE).write_text(json.dumps({"train_seconds": 1.0, "num_train_clips": 10}))
     return path

@@ -1,10 +1,12 @@
+import numpy as np
 import pytest
 import torch
 from diffusers import DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler
 from torch import nn
 
-from minivdt.diffusion import (PREDICTION_TYPES, loss_weights, make_scheduler, predict, predict_x0, sample,
+from minivdt.diffusion import (PREDICTION_TYPES, generate, loss_weights, make_scheduler, predict_x0, sample,
                                sample_timesteps, target_for, training_loss, velocity)
+from minivdt.data import to_uint8
 from minivdt.masks import make_mask
 from minivdt.model import VDT
 
@@ -72,7 +74,7 @@ def test_masked_loss_ignores_given_positions(prediction_type):
 
 
 def test_loss_value_is_mean_over_generated_elements():
-    scheduler = make_scheduler("ddpm")
+    scheduler = make_scheduler("ddpm", "epsilon")  # an ε target: the loss of a zero prediction is the noise
     x0, mask = data()
     g = torch.Generator().manual_seed(0)
     torch.randint(0, 1000, (2,), generator=g)
@@ -114,13 +116,24 @@ def test_sampler_reinjects_condition_every_step():
     assert model.calls[0][1][0] == 999  # trailing spacing starts at the noisiest step
 
 
-def test_predict_convenience_is_seeded():
+def test_generate_is_seeded_and_keeps_the_given_frames():
     torch.manual_seed(0)
     model = VDT(**SMALL)
-    x0, _ = data()
-    a = predict(model, x0, "image_to_video", steps=2, generator=torch.Generator().manual_seed(1))
-    b = predict(model, x0, "image_to_video", steps=2, generator=torch.Generator().manual_seed(1))
-    assert torch.equal(a, b) and torch.equal(a[:, 0], x0[:, 0])
+    frames = to_uint8(data()[0])  # (B, F, H, W, 3)
+    a = generate(model, frames, "image_to_video", steps=2, seed=1)
+    b = generate(model, frames, "image_to_video", steps=2, seed=1)
+    assert np.array_equal(a, b) and np.array_equal(a[:, 0], frames[:, 0])
+
+
+def test_one_default_prediction_type_and_the_model_decides_its_sampler():
+    from minivdt.diffusion import DEFAULT_PREDICTION_TYPE, scheduler_for
+    from minivdt.model import VDTConfig
+    from minivdt.train_config import TrainConfig
+
+    assert VDTConfig().prediction_type == TrainConfig().prediction_type == DEFAULT_PREDICTION_TYPE
+    assert make_scheduler("ddpm").config.prediction_type == DEFAULT_PREDICTION_TYPE
+    model = VDT(**{**SMALL, "prediction_type": "v_prediction"})
+    assert scheduler_for(model, "ddim").config.prediction_type == "v_prediction"
 
 
 @pytest.mark.parametrize("prediction_type", PREDICTION_TYPES)
@@ -189,6 +202,6 @@ def test_validation_loss_is_the_same_problem_every_call():
     model = VDT(input_size=16, num_frames=4, hidden_size=32, depth=1, num_heads=2)
     x0 = torch.rand(2, 4, 3, 16, 16) * 2 - 1
     mask = make_mask("predict", 2, 4, 16, 16, num_given=2, patch_size=4)
-    scheduler = make_scheduler(prediction_type="epsilon")
+    scheduler = make_scheduler()
     first = validation_loss(model, x0, mask, scheduler, repeats=2)
     assert first == validation_loss(model, x0, mask, scheduler, repeats=2) and first > 0

@@ -11,8 +11,8 @@ EXTRA_KEYS = "metadata.language_info"  # README: git config filter.nbstripout.ex
 NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("*.ipynb"))
 
 
-def test_all_eight_lessons_are_present():
-    assert [nb.name[:2] for nb in NOTEBOOKS] == [f"{i:02d}" for i in range(1, 9)]
+def test_all_nine_lessons_are_present():
+    assert [nb.name[:2] for nb in NOTEBOOKS] == [f"{i:02d}" for i in range(1, 10)]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)

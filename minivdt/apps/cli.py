@@ -57,6 +57,46 @@ def _positive_float(text):
 
 POSITIVE = _int(1)
 SEED = _int(0, MAX_SEED)
+SCENARIO_NAMES = ("drop", "projectile", "roll", "collide", "mixed", "bounce")  # world.ALL_SCENARIOS, torch-free
+
+
+def _world(text):
+    """KEY=VALUE[,KEY=VALUE...] -> a dict of WorldConfig overrides, each value checked by WorldConfig itself."""
+    from ..world import WorldConfig, make_world
+
+    types = {f.name: f.type for f in __import__("dataclasses").fields(WorldConfig)}
+    overrides = {}
+    for item in text.split(","):
+        key, sep, value = (part.strip() for part in item.partition("="))
+        if not sep or not key or not value:
+            raise argparse.ArgumentTypeError(f"expected KEY=VALUE[,KEY=VALUE...], got {item.strip()!r}")
+        kind = types.get(key, "float")
+        try:
+            if key == "radius_range":
+                overrides[key] = tuple(float(v) for v in value.split(":"))
+            elif kind == "bool":
+                if value.lower() not in ("true", "false", "1", "0"):
+                    raise ValueError
+                overrides[key] = value.lower() in ("true", "1")
+            else:
+                overrides[key] = int(value) if kind == "int" else float(value)
+        except ValueError:
+            what = {"bool": "true or false", "int": "an int"}.get(kind, "LOW:HIGH" if key == "radius_range" else
+                                                                 "a number")
+            raise argparse.ArgumentTypeError(f"{key} must be {what}, got {value!r}") from None
+    try:
+        make_world(overrides)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error).removeprefix("world: ")) from None
+    return overrides
+
+
+def _scenarios(text):
+    names = tuple(name.strip() for name in text.split(","))
+    bad = [name for name in names if name not in SCENARIO_NAMES]
+    if bad or not names:
+        raise argparse.ArgumentTypeError(f"scenarios must be names from {', '.join(SCENARIO_NAMES)}, got {bad[0]!r}")
+    return tuple(dict.fromkeys(names))
 
 
 def _add_data(sub):
@@ -94,6 +134,19 @@ def _add_train(sub):
     train.add_argument("--learning-rate", type=_positive_float,
                        help="peak learning rate (overrides the preset; may be changed on --resume)")
     train.add_argument("--seed", type=SEED, help="random seed")
+    train.add_argument("--world", type=_world, default=None, metavar="KEY=VALUE[,KEY=VALUE...]",
+                       help="change the simulated world (any WorldConfig field: gravity, restitution, friction, "
+                            "floor_height, substeps, radius_range=LOW:HIGH, bounce_angle, rough_floor=true|false), "
+                            "e.g. gravity=0.015,restitution=0.6; stored in the run and its model card")
+    train.add_argument("--scenarios", type=_scenarios, default=None, metavar="NAME[,NAME...]",
+                       help="scenarios of the training clips: drop, projectile, roll, collide, mixed and the "
+                            "stochastic bounce (default: the five deterministic ones)")
+    train.add_argument("--data", default=None, metavar="PATH",
+                       help="train on your own clips instead: an .npz from `minivdt data generate` or a folder of "
+                            ".mp4/.gif/.webm videos (cut into windows, resized to the model's size, split into "
+                            "train/val by file)")
+    train.add_argument("--init-from", default=None, metavar="MODEL",
+                       help="start from a trained model folder's weights (fine-tuning), e.g. assets/vdt-cpu-tiny")
     train.add_argument("--resume", action="store_true",
                        help="continue from the run folder's checkpoint (an error if there is none; without --resume a "
                             "folder that holds a checkpoint is refused). --steps, --minutes, --checkpoint-every, "
@@ -135,6 +188,34 @@ def _add_demo(sub):
     demo.add_argument("--sampler", choices=SAMPLERS, default=None,
                       help="sampler (default: the model card's measured choice, else minivdt.diffusion.DEFAULT_SAMPLER)")
     demo.add_argument("--out", default="outputs/demo", help="folder for the video and the metrics JSON")
+
+
+def _add_eval(sub):
+    ev = sub.add_parser("eval", help="how good is a trained model: against the baselines, on its own world",
+                        description="Score a model or run folder on held-out clips of the world it was trained on "
+                                    "(position error, lost balls, contact accuracy against copy-last-frame and "
+                                    "constant velocity; the energy score and Brier score on stochastic scenarios), "
+                                    "or on your own clips (MSE/PSNR/SSIM against copy-last). Prints the table, "
+                                    "writes eval.json and a truth | prediction video.")
+    ev.add_argument("checkpoint", help="model folder (`minivdt export`) or run folder (`minivdt train --out`)")
+    ev.add_argument("--world", type=_world, default=None, metavar="KEY=VALUE[,KEY=VALUE...]",
+                    help="score on another world than the one it was trained on (the title says so)")
+    ev.add_argument("--scenarios", type=_scenarios, default=None, metavar="NAME[,NAME...]",
+                    help="scenarios to score (default: the ones it was trained on)")
+    ev.add_argument("--data", default=None, metavar="PATH", help="score on your own clips (.npz or a video folder): "
+                    "the validation files of the by-file split")
+    ev.add_argument("--num-clips", type=_int(1, 10_000), default=32, help="test clips per scenario (default 32)")
+    ev.add_argument("--samples", type=_int(1, 256), default=8,
+                    help="samples per clip on stochastic scenarios (default 8)")
+    ev.add_argument("--seed", type=SEED, default=0)
+    ev.add_argument("--out", default="outputs/eval", help="folder for eval.json and eval.mp4")
+
+
+def _add_plot(sub):
+    plot = sub.add_parser("plot", help="a run's learning curves as a PNG",
+                          description="Plot training loss and validation loss against steps and training time.")
+    plot.add_argument("run", help="run folder written by `minivdt train`")
+    plot.add_argument("--out", default=None, help="PNG path (default RUN/curves.png)")
 
 
 def _add_bench(sub):
@@ -221,6 +302,14 @@ def _add_recipe_args(parser):
     _add_study_args(parser, "arms", "outputs/bench/recipe")
 
 
+def _add_stochastic_args(parser):
+    parser.add_argument("--checkpoint", default=None, help="VDT model folder (default: the bundled model)")
+    parser.add_argument("--cnn-run", default=None, help="the equal-budget SimVP-CNN (.pt of assets/train_stochastic_cnn.py)")
+    parser.add_argument("--num-clips", type=_int(1, MAX_CLIPS), default=64, help="test clips per scenario (default 64)")
+    parser.add_argument("--futures", type=_int(1, 1024), default=16, help="simulator futures per clip, M (default 16)")
+    parser.add_argument("--samples", type=_int(1, 1024), default=16, help="VDT samples per clip, K (default 16)")
+
+
 def _add_sampler_args(parser):
     parser.add_argument("--checkpoint", default=None, help="VDT model folder (default: the bundled model)")
     parser.add_argument("--candidates", nargs="+", default=None, metavar="SAMPLER:STEPS",
@@ -259,6 +348,10 @@ BENCH_COMMANDS = {
                "attention, learning rate, batch, task mix) for the same process CPU seconds and seed; write the "
                "table, the learning curves and BENCHMARKS.md's recipe section.", (_add_common, _add_recipe_args),
                ("minivdt.apps.bench.recipe:main",)),
+    "stochastic": ("forecasts of an uncertain future: energy score, Brier, spread-skill (lesson 9)",
+                   "Score the VDT's samples, the equal-budget SimVP-CNN and the baselines on held-out clips of the "
+                   "stochastic scenarios against many simulator futures of each clip.",
+                   (_add_common, _add_stochastic_args), ("minivdt.apps.bench.stochastic:main",)),
     "sampler": ("which sampler and step count, chosen on validation clips",
                 "Sample the VDT's forward predictions on validation clips with each candidate sampler and step "
                 "count; the lowest mean position error is the choice.", (_add_common, _add_sampler_args),
@@ -269,7 +362,8 @@ BENCH_COMMANDS = {
                ("minivdt.apps.bench.quality:rerender", "minivdt.apps.bench.recipe:rerender",
                 "minivdt.apps.bench.conditioning:rerender", "minivdt.apps.bench.scaling:rerender",
                 "minivdt.apps.bench.laptop_gpu:rerender", "minivdt.apps.bench.sampler:rerender",
-                "minivdt.apps.bench.speed:rerender", "minivdt.apps.bench.report:main")),
+                "minivdt.apps.bench.speed:rerender", "minivdt.apps.bench.stochastic:rerender",
+                "minivdt.apps.bench.report:main")),
     "card": ("the model card and README's results and lesson-time tables, from the benchmark JSON files",
              "Write a model folder's README.md (model card) and README.md's results and lesson-time tables from its "
              "training.json and the benchmark JSON files: no number in them is typed by hand.", (_add_card_args,),
@@ -294,6 +388,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_export(sub)
     _add_sample(sub)
     _add_demo(sub)
+    _add_eval(sub)
+    _add_plot(sub)
     _add_bench(sub)
     return parser
 
@@ -318,7 +414,8 @@ def _run_data(args):
 def _run_train(args):
     from ..training import make_train_config, train
 
-    overrides = {"out_dir": str(check_output("--out", args.out or f"runs/{args.preset}", "dir"))}
+    out = args.out if args.out is not None else f"runs/{args.preset}"
+    overrides = {"out_dir": str(check_output("--out", out, "dir"))}
     for name, value in [("max_steps", args.steps), ("batch_size", args.batch_size), ("seed", args.seed),
                         ("checkpoint_every", args.checkpoint_every), ("log_every", args.log_every),
                         ("learning_rate", args.learning_rate)]:
@@ -326,9 +423,23 @@ def _run_train(args):
             overrides[name] = value
     if args.minutes is not None:
         overrides["time_budget_s"] = 60 * args.minutes
+    for name, value in (("world", args.world), ("scenarios", args.scenarios), ("data", args.data),
+                        ("init_from", args.init_from)):
+        if value is not None:
+            if isinstance(value, str) and not value:
+                raise ValueError(f"--{name.replace('_', '-')} must not be empty")
+            overrides[name] = value
+    if args.init_from is not None:
+        from ..checkpoints import model_folder
+
+        model_folder(args.init_from)  # an existing model folder, before any compute
     config = make_train_config(args.preset, **overrides)
     if args.cond_mode:
         config.model_overrides = {**config.model_overrides, "cond_mode": args.cond_mode}
+    if args.data is not None:
+        from ..training import user_clips
+
+        user_clips(config)  # read (and check) the clips before any compute; the summary is printed by train
     result = train(config, resume=args.resume)
     print(f"trained to step {result.step} ({result.seconds:.0f} s in this session, {result.total_seconds:.0f} s in "
           f"all); checkpoint in {result.out_dir}/checkpoint")
@@ -368,6 +479,23 @@ def _run_demo(args):
              sampler=args.sampler)
 
 
+def _run_eval(args):
+    from .evaluate import run_eval
+
+    for name in ("checkpoint", "data"):
+        if getattr(args, name) == "":
+            raise ValueError(f"--{name} must not be empty" if name == "data" else "checkpoint must not be empty")
+    check_output("--out", args.out, "dir")
+    run_eval(checkpoint=args.checkpoint, world=args.world, scenarios=args.scenarios, data=args.data,
+             num_clips=args.num_clips, out_dir=args.out, num_samples=args.samples, seed=args.seed)
+
+
+def _run_plot(args):
+    from .plot import plot_run
+
+    print(f"wrote {plot_run(args.run, args.out)}")
+
+
 def _run_bench(args):
     if args.bench_command not in ("baselines", "card"):  # card reads --out, the others write there
         check_output("--out", args.out, "dir")
@@ -387,7 +515,7 @@ def _run_bench(args):
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     runners = {"data": _run_data, "train": _run_train, "export": _run_export, "sample": _run_sample,
-               "demo": _run_demo, "bench": _run_bench}
+               "demo": _run_demo, "eval": _run_eval, "plot": _run_plot, "bench": _run_bench}
     try:
         runners[args.command](args)
     except KeyboardInterrupt:  # Ctrl-C: one line, the shell's 128 + SIGINT

@@ -18,13 +18,15 @@ found one, so a blurred ghost is no cheaper than a wrong guess.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..world import ClipBatch
 from .frames import contact_readout, track_balls, track_errors
 
 __all__ = ["ball_distance", "energy_score", "best_of_k", "brier_score", "reliability", "spread_skill",
-           "contact_shares", "evaluate_uncertain"]
+           "contact_shares", "evaluate_uncertain", "format_uncertain"]
 
 
 def _cap(cap, width):
@@ -72,17 +74,19 @@ def energy_score(samples, futures, present, samples_found=None, cap: float = 8.0
     return skill - 0.5 * spread.sum((1, 2)) / (S * (S - 1))
 
 
-def best_of_k(samples, observed, present, samples_found=None, ks=(1, 4, 8), cap: float = 8.0) -> dict:
+def best_of_k(samples, observed, present, samples_found=None, ks=(1, 4, 8), cap: float = 8.0,
+              per_clip: bool = False) -> dict:
     """Mean over clips of the lowest position error among the first k samples, against the observed future.
 
     samples (B, S, F, K, 2), observed (B, F, K, 2) px; the error of a sample is metrics.position_errors' (mean over
-    frames). k larger than S uses all S. -> {k: px}.
+    frames). k larger than S uses all S. -> {k: px}, or {k: (B,) per clip} with per_clip.
     """
     samples = np.asarray(samples, np.float64)
     found = np.ones(samples.shape[:-1], bool) if samples_found is None else np.asarray(samples_found, bool)
     errors, _ = track_errors(samples, found, np.asarray(observed)[:, None], np.asarray(present)[:, None], cap)
     per_sample = errors.mean(-1)  # (B, S)
-    return {int(k): float(per_sample[:, :min(k, samples.shape[1])].min(1).mean()) for k in ks}
+    best = {int(k): per_sample[:, :min(k, samples.shape[1])].min(1) for k in ks}  # (B,) each
+    return best if per_clip else {k: float(v.mean()) for k, v in best.items()}
 
 
 def brier_score(probability, target) -> float:
@@ -167,9 +171,25 @@ def evaluate_uncertain(sample_fn, clips: ClipBatch, futures: ClipBatch, num_samp
     lost = (present & ~found).sum((2, 3)) / np.maximum(present.sum((2, 3)), 1)  # (B, S)
     p = contact_shares(clips.positions[:, :num_given], tracked, found, clips)
     q = futures.contact.reshape(B, M).mean(1)
+    best = best_of_k(tracked, clips.positions[:, num_given:], clips.present, found, ks, cap, per_clip=True)
     return dict(
         energy_score=float(score.mean()), energy_score_per_step=score.mean(0), energy_score_per_clip=score.mean(1),
-        best_of=best_of_k(tracked, clips.positions[:, num_given:], clips.present, found, ks, cap),
-        lost_fraction=float(lost.mean()), brier=float(brier_score(p, q)), contact_forecast=p, contact_truth=q,
+        best_of={k: float(v.mean()) for k, v in best.items()}, best_of_per_clip=best,
+        lost_fraction=float(lost.mean()), lost_per_clip=lost.mean(1),
+        brier=float(brier_score(p, q)), brier_per_clip=(p - q) ** 2, contact_forecast=p, contact_truth=q,
         reliability=reliability(p, q), spread_skill=spread_skill(tracked, future_positions, clips.present, found),
         num_clips=B, num_futures=M, num_samples=int(pred.shape[1]))
+
+
+def format_uncertain(results: dict) -> str:
+    """Printable table of evaluate_uncertain results: {scenario: {method: result}}."""
+    header = f"{'scenario':<11}{'method':<22}{'energy px':>10}{'best-of-1':>10}{'best-of-8':>10}{'lost':>7}" \
+             f"{'Brier':>7}{'spread/skill':>13}"
+    lines = [header, "-" * len(header)]
+    for scenario, methods in results.items():
+        for name, r in methods.items():
+            ratio = float(np.nanmean(r["spread_skill"]["ratio"])) if r["num_samples"] > 1 else float("nan")
+            lines.append(f"{scenario:<11}{name:<22}{r['energy_score']:>10.2f}{r['best_of'][1]:>10.2f}"
+                         f"{r['best_of'][max(r['best_of'])]:>10.2f}{r['lost_fraction']:>7.2f}{r['brier']:>7.3f}"
+                         f"{'-' if math.isnan(ratio) else f'{ratio:.2f}':>13}")
+    return "\n".join(lines)
