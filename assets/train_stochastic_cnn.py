@@ -3,12 +3,12 @@ trained for the bundled VDT's 23385 s on the deterministic scenarios) fine-tuned
 fine-tuning (assets/train_stochastic.py: 4000 training clips of each of the six scenarios) for the same training
 seconds, so both models have had the same CPU time in all.
 
-    python assets/train_stochastic_cnn.py --budget-s SECONDS OUT.pt     # resumes from OUT.pt.partial if present
+    python assets/train_stochastic_cnn.py --budget-s SECONDS assets/simvp-stochastic   # resumes from its .partial
 
 One torch thread, as the VDT. Every budget/8 training seconds the CNN is scored on the VDT curve's validation clips
-(DDIM-free, it is one forward pass): position error on 4 val clips per deterministic scenario and the energy score of
-its single prediction on 8 bounce val clips against 16 simulator futures. OUT.pt holds tensors and plain data only
-(`bench stochastic --cnn-run OUT.pt` loads it with weights_only=True).
+(one forward pass): position error on 4 val clips per deterministic scenario and the energy score of its single
+prediction on 8 bounce val clips against 16 simulator futures. The result is a baselines.save_cnn folder (safetensors,
+JSON, SHA256SUMS), which `bench stochastic --cnn-run FOLDER` and lesson 9 load with baselines.load_cnn.
 """
 
 import argparse
@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from minivdt.apps.bench.common import eval_subset, mean_position_error
-from minivdt.baselines import cnn_predictor, deterministic_sampler, make_cnn, train_cnn
+from minivdt.baselines import cnn_predictor, deterministic_sampler, make_cnn, save_cnn, train_cnn
 from minivdt.checkpoints import write_atomic
 from minivdt.data import split_seeds
 from minivdt.futures import sample_futures
@@ -32,11 +32,11 @@ START = Path(__file__).resolve().parent / "benchmarks" / "cnn_run.pt"
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("out", help="the .pt file to write")
+    parser.add_argument("out", help="the model folder to write")
     parser.add_argument("--budget-s", type=float, required=True, help="training seconds: the VDT fine-tuning's")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    out, partial = Path(args.out), Path(f"{args.out}.partial")
+    out, partial = Path(args.out), Path(f"{args.out}.partial.pt")
     start = torch.load(START, map_location="cpu", weights_only=True)
     info0 = start["info"]
     cfg = make_train_config("cpu-tiny", scenarios=ALL_SCENARIOS, num_train_clips=4000 * len(ALL_SCENARIOS))
@@ -73,10 +73,7 @@ def main():
                             save_every_s=300)
     info = {**info, "budget_s": args.budget_s, "init": "assets/benchmarks/cnn_run.pt",
             "init_train_seconds": info0["train_seconds"], "init_steps": info0["steps"]}
-    buffer = io.BytesIO()
-    torch.save({"state_dict": model.state_dict(), **to_jsonable({"info": info, "curve": curve, "model_kwargs": {}})},
-               buffer)
-    write_atomic(out, buffer.getvalue())
+    save_cnn(model, out, to_jsonable({**info, "curve": curve}))
     partial.unlink(missing_ok=True)
     print(f"wrote {out}: {info['steps']} steps in {info['train_seconds']:.0f} s")
 

@@ -6,8 +6,10 @@ the true future (an oracle that measures the tracker itself), and a SimVP-style 
 
 from __future__ import annotations
 
+import json
 import math
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -134,6 +136,8 @@ class SimVP(nn.Module):
             raise ValueError(f"hidden must be even and translator_width divisible by 8 (GroupNorm groups), "
                              f"got {hidden} and {translator_width}")
         self.num_given, self.num_future = num_given, num_future
+        self.config = dict(num_given=num_given, num_future=num_future, in_channels=in_channels, hidden=hidden,
+                           translator_width=translator_width, translator_depth=translator_depth)  # for save_cnn
         self.encoder_stem = ConvBlock(in_channels, hidden)  # full resolution, also the decoder's skip
         self.encoder = nn.Sequential(ConvBlock(hidden, hidden, stride=2), ConvBlock(hidden, hidden, stride=2))
         self.translator = nn.Sequential(
@@ -163,6 +167,44 @@ def make_cnn(num_given=8, num_future=8, seed=0, **kwargs) -> SimVP:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         return SimVP(num_given, num_future, **kwargs)
+
+
+CNN_CONFIG, CNN_WEIGHTS = "simvp.json", "model.safetensors"
+
+
+def save_cnn(model: SimVP, folder, info: dict) -> Path:
+    """A trained SimVP as a folder: safetensors weights, its constructor arguments and how it was trained (JSON),
+    and the SHA256SUMS that load_cnn checks. Nothing in it is ever unpickled."""
+    from safetensors.torch import save_file
+
+    from .checkpoints import write_sums
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, folder / CNN_WEIGHTS)
+    (folder / CNN_CONFIG).write_text(json.dumps({"model": model.config, "info": info}, indent=1) + "\n")
+    write_sums(folder, [CNN_CONFIG, CNN_WEIGHTS])
+    return folder
+
+
+def load_cnn(folder) -> tuple[SimVP, dict]:
+    """(model, info) from a save_cnn folder, checked like every loaded folder: checksums, strict keys and shapes,
+    float and finite weights."""
+    from safetensors.torch import load_file
+
+    from .checkpoints import CheckpointError, load_strict, read_json_object, verify_sums
+
+    folder = Path(folder)
+    if not (folder / CNN_CONFIG).is_file():
+        raise FileNotFoundError(f"{folder} is not a SimVP folder (no {CNN_CONFIG}; save_cnn writes one)")
+    verify_sums(folder, (CNN_CONFIG, CNN_WEIGHTS))
+    saved = read_json_object(folder / CNN_CONFIG)
+    try:
+        model = SimVP(**saved["model"])
+    except (KeyError, TypeError, ValueError) as error:
+        raise CheckpointError(f"{folder / CNN_CONFIG} does not describe a SimVP ({error})") from None
+    load_strict(model, load_file(folder / CNN_WEIGHTS), folder / CNN_WEIGHTS)
+    return model.eval(), dict(saved.get("info") or {})
 
 
 def cnn_predictor(model: SimVP, batch_size: int = 64):

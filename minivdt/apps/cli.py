@@ -168,7 +168,9 @@ def _add_sample(sub):
     sample.add_argument("--checkpoint", default=None, help="model folder or run folder (default: the bundled model)")
     sample.add_argument("--task", default="predict", help="mask task: predict, backward, interpolate, "
                         "image_to_video, spatial_completion, random or unconditional")
-    sample.add_argument("--scenario", default="mixed", help="drop, projectile, roll, collide or mixed")
+    sample.add_argument("--scenario", default="mixed", help="drop, projectile, roll, collide, mixed or bounce")
+    sample.add_argument("--num-given", type=_int(1, 255), default=None,
+                        help="given frames of the predict/backward/interpolate masks (default: the model card's, 8)")
     sample.add_argument("--num-clips", type=_int(1, 1000), default=4)
     sample.add_argument("--steps", type=_int(1, 1000), default=None, help="sampling steps (default: the model card's measured choice)")
     sample.add_argument("--sampler", choices=SAMPLERS, default=None,
@@ -253,8 +255,6 @@ def _add_quality_args(parser):
                         help="CNN training clips (default: training.json's num_train_clips, else 4000)")
     parser.add_argument("--curve-every-s", type=_positive_float, default=None,
                         help="CNN learning-curve eval interval in training seconds (default budget / 8)")
-    parser.add_argument("--vdt-curve", action="append", metavar="SECONDS:CHECKPOINT",
-                        help="a VDT learning-curve point (repeatable)")
     parser.add_argument("--cnn-run", default=None,
                         help="a .pt file: reuse the SimVP trained there for the same budget, or train and save it "
                              "(an interrupted training continues from FILE.partial when run again)")
@@ -269,7 +269,6 @@ def _add_speed_args(parser):
     parser.add_argument("--batch-size", type=_int(1, 4096), default=None, help="training batch (default: per size)")
     parser.add_argument("--sample-batch-size", type=_int(1, 4096), default=None, help="sampling batch (default: per size)")
     parser.add_argument("--repeats", type=_int(1, 1000), default=None, help="timed repeats per variant (default 5)")
-    parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory subprocesses")
 
 
 def _add_study_args(parser, unit: str, runs: str):
@@ -304,7 +303,8 @@ def _add_recipe_args(parser):
 
 def _add_stochastic_args(parser):
     parser.add_argument("--checkpoint", default=None, help="VDT model folder (default: the bundled model)")
-    parser.add_argument("--cnn-run", default=None, help="the equal-budget SimVP-CNN (.pt of assets/train_stochastic_cnn.py)")
+    parser.add_argument("--cnn-run", default=None,
+                        help="folder of the equal-budget SimVP-CNN (baselines.save_cnn; assets/train_stochastic_cnn.py)")
     parser.add_argument("--num-clips", type=_int(1, MAX_CLIPS), default=64, help="test clips per scenario (default 64)")
     parser.add_argument("--futures", type=_int(1, 1024), default=16, help="simulator futures per clip, M (default 16)")
     parser.add_argument("--samples", type=_int(1, 1024), default=16, help="VDT samples per clip, K (default 16)")
@@ -338,7 +338,8 @@ BENCH_COMMANDS = {
                   ("minivdt.apps.bench.quality:main_baselines",)),
     "quality": ("VDT vs baselines vs a SimVP CNN on the test split", None, (_add_common, _add_quality_args),
                 ("minivdt.apps.bench.quality:main",)),
-    "speed": ("throughput, FLOP/s, memory, frames x attention", None, (_add_common, _add_speed_args),
+    "speed": ("training and sampling throughput and FLOP/s, naive vs fast attention, fp32 vs bf16", None,
+              (_add_common, _add_speed_args),
               ("minivdt.apps.bench.speed:main",)),
     "all": ("speed + quality, then BENCHMARKS.md", "Run every benchmark and regenerate BENCHMARKS.md.",
             (_add_common, _add_quality_args, _add_speed_args),
@@ -467,7 +468,7 @@ def _run_sample(args):
     _not_empty(args, "checkpoint")
     check_output("--out", args.out, "file", VIDEO_SUFFIXES)
     run_sample(checkpoint=args.checkpoint, task=args.task, scenario=args.scenario, num_clips=args.num_clips,
-               steps=args.steps, seed=args.seed, out=args.out, sampler=args.sampler)
+               steps=args.steps, seed=args.seed, out=args.out, sampler=args.sampler, num_given=args.num_given)
 
 
 def _run_demo(args):
@@ -500,7 +501,7 @@ def _run_bench(args):
     if args.bench_command not in ("baselines", "card"):  # card reads --out, the others write there
         check_output("--out", args.out, "dir")
         check_output("--md", args.md, "file")
-    for option in ("cnn_run",):
+    for option in ("cnn_run",) if args.bench_command != "stochastic" else ():  # quality writes it, stochastic reads
         if getattr(args, option, None):
             check_output("--" + option.replace("_", "-"), getattr(args, option), "file")
     if getattr(args, "device", None) is not None:

@@ -13,7 +13,7 @@ from ..baselines import BASELINES, REFERENCES, vdt_predictor
 from ..course import ASSETS, default_checkpoint
 from ..checks import VIDEO_SUFFIXES, check_int, check_output, check_seed, writing
 from ..data import clip_config, split_seeds
-from ..cards import sampling_of
+from ..cards import num_given_of, sampling_of
 from ..diffusion import SCHEDULERS, generate
 from ..masks import TASKS, make_mask
 from ..metrics import evaluate, format_table, mse, psnr, ssim, to_jsonable
@@ -42,7 +42,7 @@ def run_demo(checkpoint=None, num_clips: int = 8, steps: int | None = None, out_
     torch.manual_seed(seed)
     model = load_model(checkpoint, device=pick_device())
     config = clip_config(model)
-    num_given = model.config.num_frames // 2
+    num_given = num_given_of(checkpoint, model.cfg.num_frames)  # what the model was trained to be given
     vdt, predictions = vdt_predictor(model, steps=steps, seed=seed, sampler=sampler), []
 
     def recorded_vdt(context, clips, num_future):  # the video shows the very predictions the table scores
@@ -122,7 +122,8 @@ def run_sample(checkpoint=None, task: str = "predict", scenario: str = "mixed", 
     model = load_model(checkpoint, device=pick_device())
     config = clip_config(model)
     clips = make_clips(scenario, split_seeds("test", num_clips), config)
-    num_given = model.config.num_frames // 2 if num_given is None else num_given
+    num_given = num_given_of(checkpoint, model.cfg.num_frames) if num_given is None else \
+        check_int("num_given", num_given, 1, model.cfg.num_frames - 1)
     generated = generate(model, clips.frames, task, num_given=num_given, steps=steps, seed=seed, sampler=sampler)
     scores = generated_scores(generated, clips.frames, task_mask(model, task, clips.frames.shape, num_given, seed))
     rows = [side_by_side(truth, fake) for truth, fake in zip(clips.frames, generated)]

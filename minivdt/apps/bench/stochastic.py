@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ...baselines import BASELINES, REFERENCES, cnn_predictor, deterministic_sampler, vdt_sampler
+from ...baselines import BASELINES, REFERENCES, cnn_predictor, deterministic_sampler, load_cnn, vdt_sampler
 from ...cards import num_given_of, read_card, sampling_of, training_config_of
 from ...course import default_checkpoint
 from ...data import split_seeds
@@ -24,7 +24,6 @@ from ...metrics import evaluate_uncertain, to_jsonable
 from ...training import load_model, pick_device
 from ...world import STOCHASTIC_SCENARIOS, make_clips, make_world
 from .common import CNN_NAME, TRIVIAL, md_stamp, md_table, publish, render_files, set_threads, stamp, shown
-from .curves import load_cnn_run
 
 KS = (1, 4, 8)
 SPREAD_SKILL_RANGE = (0.7, 1.3)  # issue 22's calibration target, per future frame
@@ -52,6 +51,14 @@ def bench_stochastic(checkpoint=None, cnn_run=None, num_clips: int = 64, num_fut
                      num_samples: int = 16, seed: int = 0, quick: bool = False, progress=print) -> dict:
     """Score every method on `num_clips` test clips per stochastic scenario -> the section's JSON data."""
     checkpoint = Path(checkpoint) if checkpoint is not None else default_checkpoint()
+    cnn_info = None
+    if cnn_run is not None:
+        cnn, cnn_info = load_cnn(cnn_run)
+        budget = float(read_card(checkpoint).get("train_seconds", 0.0))
+        if abs(float(cnn_info.get("budget_s", -1)) - budget) > 1e-6:
+            raise ValueError(f"--cnn-run {str(cnn_run)!r} was trained for {cnn_info.get('budget_s')} s, but the VDT "
+                             f"for {budget} s (its training.json): not an equal-budget comparison")
+        cnn_info.pop("curve", None)
     model = load_model(checkpoint, device=pick_device())
     trained = training_config_of(checkpoint)
     world = make_world(trained.get("world") or {}, size=model.cfg.height, num_frames=model.cfg.num_frames)
@@ -59,13 +66,7 @@ def bench_stochastic(checkpoint=None, cnn_run=None, num_clips: int = 64, num_fut
     sampler, steps = sampling_of(checkpoint, "stochastic")
     vdt = f"VDT {sampler}-{steps}"
     methods = {vdt: vdt_sampler(model, steps, seed, sampler), "VDT ddim-1": vdt_sampler(model, 1, seed, "ddim")}
-    cnn_info = None
     if cnn_run is not None:
-        if not Path(cnn_run).is_file():
-            raise FileNotFoundError(f"--cnn-run {str(cnn_run)!r} is not a file (a SimVP run saved by "
-                                    "assets/train_stochastic_cnn.py)")
-        budget = float(read_card(checkpoint).get("train_seconds", 0.0))
-        _, cnn, cnn_info = load_cnn_run(cnn_run, budget, num_given, model.cfg.num_frames - num_given)
         methods[CNN_NAME] = deterministic_sampler(cnn_predictor(cnn.to(pick_device())))
     for name in TRIVIAL:
         methods[name] = deterministic_sampler(BASELINES[name])
@@ -118,6 +119,14 @@ def targets(data) -> list[tuple[str, str, bool]]:
     return out
 
 
+def _ratio_range(ratio, num_samples) -> str:
+    if num_samples == 1:
+        return "-"  # one prediction has no spread
+    if np.isnan(ratio).all():
+        return "n/a"  # no ball found twice in any frame
+    return f"{np.nanmin(ratio):.2f}-{np.nanmax(ratio):.2f}"
+
+
 def render(data, page) -> str:
     """The section of BENCHMARKS.md, from the JSON alone."""
     cnn = data.get("cnn")
@@ -139,7 +148,7 @@ def render(data, page) -> str:
                           f"{r['energy_minus_vdt']['mean']:+.2f} ± {r['energy_minus_vdt']['se']:.2f}",
                           *(f"{r['best_of'][str(k)]['mean']:.2f}" for k in KS), f"{r['lost']['mean']:.1%}",
                           f"{r['brier']['mean']:.3f} ± {r['brier']['se']:.3f}",
-                          "-" if r["num_samples"] == 1 else f"{np.nanmin(ratio):.2f}-{np.nanmax(ratio):.2f}"])
+                          _ratio_range(ratio, r["num_samples"])])
         lines += [f"### {scenario}", "", *md_table(["method", "energy px", "vs VDT", *(f"best-of-{k}" for k in KS),
                                                      "lost", "Brier", "spread/skill (frames 9-16)"], table), ""]
         steps = [[name, *(f"{x:.2f}" for x in r["energy_per_step"])] for name, r in rows.items()]
