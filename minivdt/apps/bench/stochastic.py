@@ -26,6 +26,8 @@ from ...world import STOCHASTIC_SCENARIOS, make_clips, make_world
 from .common import CNN_NAME, TRIVIAL, md_stamp, md_table, publish, render_files, set_threads, stamp, shown
 
 KS = (1, 4, 8)
+# `bench sampler`'s candidates for uncertain futures: the chain lengths worth comparing, and one step
+STOCHASTIC_CANDIDATES = ("ddpm:25", "ddpm:50", "ddim:25", "ddim:10", "ddim:1", "dpm:10", "dpm:25")
 SPREAD_SKILL_RANGE = (0.7, 1.3)  # issue 22's calibration target, per future frame
 LOST_TARGET = 0.03
 
@@ -90,6 +92,25 @@ def bench_stochastic(checkpoint=None, cnn_run=None, num_clips: int = 64, num_fut
         section="stochastic", quick=quick, checkpoint=str(checkpoint), vdt=vdt, num_clips=num_clips,
         num_futures=num_futures, num_samples=num_samples, num_given=num_given, world=trained.get("world") or {},
         cnn=None if cnn_info is None else dict(run=str(cnn_run), **cnn_info), scenarios=scenarios, **stamp()))
+
+
+def sampler_scores(model, candidates, world, num_given: int, num_val: int = 32, num_futures: int = 16,
+                   num_samples: int = 8, seed: int = 0, progress=print) -> list[dict]:
+    """`bench sampler` on the stochastic scenarios: every (sampler, steps) candidate draws num_samples futures of
+    num_val *validation* clips, scored by the energy score against num_futures simulator futures (lower wins)."""
+    clips = {s: make_clips(s, split_seeds("val", num_val), world) for s in STOCHASTIC_SCENARIOS}
+    futures = {s: sample_futures(c, num_futures, num_given, scenario=s) for s, c in clips.items()}
+    rows = []
+    for sampler, steps in candidates:
+        fn = vdt_sampler(model, steps, seed, sampler)
+        results = {s: evaluate_uncertain(fn, c, futures[s], num_samples, num_given, KS) for s, c in clips.items()}
+        rows.append(dict(sampler=sampler, steps=steps,
+                         energy=float(np.mean([r["energy_score"] for r in results.values()])),
+                         lost=float(np.mean([r["lost_fraction"] for r in results.values()])),
+                         brier=float(np.mean([r["brier"] for r in results.values()]))))
+        progress(f"sampler (stochastic): {sampler} {steps:>3} steps: energy {rows[-1]['energy']:.3f} px, "
+                 f"{rows[-1]['lost']:.1%} lost")
+    return rows
 
 
 def targets(data) -> list[tuple[str, str, bool]]:
