@@ -24,7 +24,6 @@ from pathlib import Path
 
 import torch
 
-from minivdt.apps.bench.laptop_gpu import laptop_gpu_minutes
 from minivdt.baselines import BASELINES, vdt_predictor
 from minivdt.cards import export_model
 from minivdt.checkpoints import load_model
@@ -85,7 +84,7 @@ def merge(previous: dict | None, new: dict) -> dict:
 def run_key(run: dict) -> tuple[int, float]:
     """(patch size, training minutes rounded to half a minute): a longer run at the same patch size is a new point
     on the curve, a rerun of the same length replaces the old one."""
-    return run["model"]["patch_size"], laptop_gpu_minutes(run)
+    return run["model"]["patch_size"], round(run["train_seconds"] / 30) / 2
 
 
 def main():

@@ -512,7 +512,6 @@ def test_pickle_payloads_never_run(smoke_run, tiny_model, tmp_path, capfd, monke
         "export": (["export", str(smoke_run), str(tmp_path / "exported")], "refused for safety"),
         "--cnn-run": (bench + ["--cnn-run", str(payload_pt)], "unsafe"),
         "--vdt-run": (bench + ["--vdt-run", str(payload_pt)], "not a JSON-lines"),
-        "--vdt-curve": (bench + ["--vdt-curve", f"1:{pickled_model}"], "only safetensors"),
         "demo --checkpoint": (["demo", "--checkpoint", str(pickled_model), "--out", str(tmp_path / "demo")],
                               "only safetensors"),
     }

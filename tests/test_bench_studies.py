@@ -1,6 +1,6 @@
 """Smoke tests of the studies behind BENCHMARKS.md (study.py): the recipe study (screen and final stage), the
-conditioning race and the scaling sweep. Quick runs end to end, resumption, and the verdicts their sections print.
-No timings are asserted (the machine is shared)."""
+conditioning race and the scaling sweep. Quick runs end to end, resumption, the paired comparison and the tables
+their sections print. No timings are asserted (the machine is shared)."""
 
 import json
 import math
@@ -15,7 +15,7 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 def test_conditioning_race_is_three_recipe_arms_at_equal_cpu_budget(tmp_path):
     """`bench conditioning --quick`: one recipe arm per cond_mode (concat is the base arm), a 4-point curve each,
-    a verdict over the same points, and BENCHMARKS.md's section; the arms land in the recipe runs folder."""
+    and BENCHMARKS.md's section with each mode's error at every point; the arms land in the recipe runs folder."""
     out = tmp_path / "out"
     argv = ["bench", "conditioning", "--quick", "--runs", str(tmp_path / "runs"), "--out", str(out),
             "--md", str(tmp_path / "B.md")]
@@ -26,25 +26,11 @@ def test_conditioning_race_is_three_recipe_arms_at_equal_cpu_budget(tmp_path):
                                                           "x0-high_noise-cross_attn"}
     for curve in race["curves"].values():
         assert len(curve) == 4 and all(0 <= p["sampled"] <= 8 and math.isfinite(p["swap"]) for p in curve)
-    assert len(race["verdict"]["leader_per_point"]) == 4 and race["verdict"]["lowest_final"] in race["curves"]
     assert len(list((tmp_path / "runs").glob("x0-high_noise*__s0__2cpu_s__1val.json"))) == 3
-    assert "## Conditioning race" in (tmp_path / "B.md").read_text()
-
-
-def test_race_verdict_names_a_leader_only_when_it_leads_everywhere():
-    from minivdt.apps.bench.conditioning import race_verdict
-
-    curve = lambda *errors: [dict(sampled=e) for e in errors]  # noqa: E731
-    v = race_verdict({"concat": curve(4.0, 3.0), "adaln": curve(5.0, 4.0), "cross_attn": curve(6.0, 3.5)})
-    assert v["leader_per_point"] == ["concat", "concat"] and v["consistent_leader"] == "concat"
-    assert v["lead_per_point"] == [0.2, 0.143] and v["informative_from"] == 1
-    v = race_verdict({"concat": curve(4.0, 3.6), "adaln": curve(5.0, 3.5)})
-    assert v["leader_per_point"] == ["concat", "adaln"] and v["consistent_leader"] is None
-    assert race_verdict({"a": curve(4.0), "b": curve(4.1)})["consistent_leader"] is None  # a 2 % lead is no lead
-    # all modes at the 8 px cap at the first point (nothing learned yet): that point does not judge the race
-    v = race_verdict({"concat": curve(7.97, 5.0), "adaln": curve(8.0, 7.0), "cross_attn": curve(8.0, 7.5)})
-    assert v["informative_from"] == 2 and v["consistent_leader"] == "concat"
-    assert race_verdict({"a": curve(8.0), "b": curve(7.9)})["informative_from"] is None
+    text = (tmp_path / "B.md").read_text()
+    concat = " / ".join(f"{p['sampled']:.2f}" for p in race["curves"]["concat"])
+    assert "## Conditioning race" in text and f"| {race['modes']['concat']['final']['mean_position_error']:.2f} | " \
+        f"{concat} |" in text
 
 
 def test_scaling_sweep_quick_trains_every_size_for_the_same_steps(tmp_path):
@@ -59,22 +45,9 @@ def test_scaling_sweep_quick_trains_every_size_for_the_same_steps(tmp_path):
     assert len({r["steps"] for r in scaling["rows"]}) == 1  # equal steps, not equal time
     patch4 = next(r for r in scaling["rows"] if r["size"] == "D64-d2-p4")
     assert patch4["tokens_per_frame"] == 64 and patch4["gflops"] > scaling["rows"][0]["gflops"]
-    assert set(scaling["verdicts"]) == {"mean_position_error", "x0_error_T"}
-    assert "## Quality against compute" in (tmp_path / "B.md").read_text()
-
-
-def test_scaling_verdict_rank_correlation_and_closest_pair():
-    from minivdt.apps.bench.scaling import rank_correlation, scaling_verdict
-
-    assert rank_correlation([1, 2, 3], [3, 2, 1]) == pytest.approx(-1)
-    assert rank_correlation([1, 2, 3], [1, 3, 2]) == pytest.approx(0.5)
-    assert rank_correlation([1, 2, 3, 4], [8.0, 8.0, 5.0, 4.0]) == pytest.approx(-0.9487, abs=1e-4)  # a tie at the cap
-    assert math.isnan(rank_correlation([1, 2, 3], [8.0, 8.0, 8.0]))  # nothing learned: no verdict
-    rows = [dict(size="a", gflops=0.1, e=5.0), dict(size="b", gflops=0.30, e=4.0), dict(size="c", gflops=0.33, e=4.5),
-            dict(size="d", gflops=1.0, e=3.0)]
-    v = scaling_verdict(rows, "e")
-    assert v["spearman"] == pytest.approx(-0.8)
-    assert [p["size"] for p in v["closest_pair"]] == ["b", "c"]
+    text = (tmp_path / "B.md").read_text()
+    assert "## Quality against compute" in text
+    assert text.index("| D192-d4-p8 |") < text.index("| D64-d2-p4 |")  # rows in order of GFLOPs (quick: p4 most)
 
 
 def test_recipe_study_quick_and_resumable(tmp_path, capsys):
@@ -132,7 +105,7 @@ def test_recipe_final_stage_is_its_own_section_with_paired_rows_for_every_task(t
     assert all(p["arm"] == "x0-uniform" and p["seeds"] == [0, 1] and p["clips"] == 4 for p in paired.values())
     text = (tmp_path / "B.md").read_text()
     assert "## Recipe study, final comparison" in text and "| x0-uniform | interpolate | 0 1 | 4 |" in text
-    assert text.count("| x0-uniform | ") == 5  # arms, other tasks, and one paired row per task (with its verdict)
+    assert text.count("| x0-uniform | ") == 4  # its row (with the other tasks), one paired row per task
     assert (tmp_path / "recipe_final_curves.png").is_file()
 
     # `bench report` writes the sections again from their JSON files, training nothing: the same page
@@ -150,7 +123,7 @@ def test_sampled_error_scores_only_the_frames_a_task_generates(monkeypatch, task
 
     from minivdt.apps.bench import study
 
-    clips = study.validation_clips(2)["projectile"]
+    clips = common.eval_subset(2, scenarios=("projectile",))["projectile"]
     model = SimpleNamespace(cfg=SimpleNamespace(num_frames=16, height=32, width=32, patch_size=8),
                             config=SimpleNamespace(prediction_type="sample"))
     seen = {}
@@ -181,7 +154,7 @@ def test_latent_recipe_arm_trains_on_latents_and_scores_decoded_frames(tmp_path,
         return real_score(model, val, steps, vae, other_tasks)
 
     monkeypatch.setattr(study, "score", spy)
-    val = study.validation_clips(1)
+    val = common.eval_subset(1, scenarios=study.VAL_SCENARIOS)
     result = study.run_arm("x0-high_noise-latent", recipe.ARMS["x0-high_noise-latent"], 0, 2.0, val, tmp_path,
                            steps=1, num_train_clips=20, model_overrides=common.QUICK_MODEL)
     assert seen["vae"] is not None and seen["in_channels"] == seen["vae"].config.latent_channels
@@ -215,25 +188,6 @@ def test_paired_comparison_pairs_clips_and_averages_seeds():
     assert rows[0]["task"] == "backward" and rows[0]["difference"] == pytest.approx(1.0 + 4.0 / 2 / 4)
 
 
-def test_recipe_verdict_compares_the_best_diffusion_arm_with_the_regressor_and_names_blind_arms():
-    from minivdt.apps.bench.recipe import recipe_verdict
-
-    rows = [dict(arm="x0-high_noise", mean_position_error=4.5, x0_error_T=3.0, context_sensitivity=2.0, steps=100),
-            dict(arm="eps-uniform", mean_position_error=8.0, x0_error_T=8.0, context_sensitivity=0.0, steps=110),
-            dict(arm="regressor", mean_position_error=6.0, x0_error_T=2.5, context_sensitivity=2.3, steps=90),
-            dict(arm="x0-high_noise-lr2e-3", mean_position_error=4.0, x0_error_T=3.1, context_sensitivity=2.1,
-                 steps=100)]
-    text = "\n".join(recipe_verdict(rows))
-    # the questions with two or more of their arms measured, arms in the order of the question
-    assert "  - learning rate: x0-high_noise 4.50 (100), x0-high_noise-lr2e-3 4.00 (100)" in text
-    assert "batch size" not in text and "prediction target" not in text  # one arm each: nothing to compare
-    assert "Lowest sampled error: **x0-high_noise-lr2e-3** (4.00 px)" in text
-    assert "reaches 2.50 px one-shot" in text and "3.00 px for x0-high_noise," in text and "1.20x" in text
-    assert "the given frames are not read yet): eps-uniform." in text
-    assert "regressor" not in "\n".join(recipe_verdict(rows[:2]))
-    assert recipe_verdict(rows[:1]) == []  # one arm: no "lowest" to name
-
-
 def test_paired_word_separates_arms_by_their_paired_standard_error():
     from minivdt.apps.bench.recipe import paired_word
 
@@ -242,16 +196,19 @@ def test_paired_word_separates_arms_by_their_paired_standard_error():
     assert paired_word(dict(difference=-0.30, se=0.1), z=3.0) == "within 3 SE"
 
 
-def test_recipe_screen_says_it_is_a_screen_and_names_the_arms_not_run_yet(tmp_path):
+def test_recipe_table_shows_the_other_tasks_only_where_they_were_scored(tmp_path):
+    """A screen row without backward/interpolate scores gets no such columns; a final row has them, a dash where
+    an arm lacks one."""
     from minivdt.apps.bench.recipe import render
 
     row = dict(arm="x0-high_noise", seeds=[0], budget_cpu_s=10.0, steps=5, mean_position_error=4.5,
                position_error={"drop": 4.5}, lost=0.1, x0_error_T=3.0, x0_error_half=2.0, context_sensitivity=2.0)
-    screen = dict(section="recipe", rows=[row], arms={"x0-high_noise": {}, "x0-uniform": {}}, base={"batch_size": 16},
-                  num_val_per_scenario=16, **common.stamp())
+    screen = dict(section="recipe", rows=[row], base={"batch_size": 16}, num_val_per_scenario=16, **common.stamp())
     text = render(screen, tmp_path / "B.md")
-    assert text.startswith("## Recipe study (") and "base recipe (batch_size=16)" in text
-    assert "- Not run yet: x0-uniform. The arms above ran with 1 seed(s) on 16 validation clips" in text
-    assert "a screen, not a final comparison" in text and "`--stage final` reruns the close arms" in text
-    assert "Not run yet" not in render(dict(screen, arms={"x0-high_noise": {}}), tmp_path / "B.md")
-    assert "a screen" not in render(dict(screen, section="recipe_final"), tmp_path / "B.md")
+    assert text.startswith("## Recipe study (") and "base recipe (batch_size=16)" in text and "A screen" in text
+    assert "backward px" not in text
+    assert "| x0-high_noise | 1 | 10 | 5 | 4.50 | 4.50 | 0.10 | 3.00 | 2.00 | +2.00 |" in text
+    final = dict(screen, section="recipe_final", rows=[dict(row, other_tasks={"backward": 5.0}), row])
+    text = render(final, tmp_path / "B.md")
+    assert "| swap px | backward px |" in text and "| +2.00 | 5.00 |" in text and "| +2.00 | — |" in text
+    assert "A screen" not in text

@@ -54,15 +54,11 @@ def lesson_times(bench_dir) -> str:
     runs = {mode: _load(Path(bench_dir) / f"lesson_times_{mode}.json") for mode in TIME_MODES}
     if not any(runs.values()):
         return "(no lesson timings yet: see notebooks/conftest.py)"
-    lessons = sorted({name for run in runs.values() if run
-                      for name in (*run["seconds"], *run.get("stopped_after_s", {}))})
-    duration = lambda s: f"{s:.0f} s" if s < 120 else f"{s / 60:.1f} min"  # noqa: E731
+    lessons = sorted({name for run in runs.values() if run for name in run["seconds"]})
 
-    def cell(run, name):  # a measured time, a lower bound for a lesson stopped part-way, or a dash
-        if run and name in run["seconds"]:
-            return duration(run["seconds"][name])
-        stopped = (run or {}).get("stopped_after_s", {}).get(name)
-        return "—" if stopped is None else f"over {duration(stopped)} (stopped)"
+    def cell(run, name):  # a measured time, or a dash
+        seconds = (run or {}).get("seconds", {}).get(name)
+        return "—" if seconds is None else f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
 
     machines = {}  # machine -> the modes measured on it
     for mode, run in runs.items():

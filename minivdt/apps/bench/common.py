@@ -1,5 +1,5 @@
 """Benchmarks — what every benchmark shares: the machine stamp every result carries, its JSON and markdown files,
-threads, markdown tables, and the fixed evaluation subset that learning curves score on."""
+threads, markdown tables, the learning-curve plot, and the fixed evaluation subset that learning curves score on."""
 
 from __future__ import annotations
 
@@ -119,6 +119,30 @@ def shown(where: str, page) -> str:
         return str(Path(where).resolve().relative_to(Path(page).resolve().parent))
     except ValueError:  # outside the repository
         return where
+
+
+def plot_curves(path, panels: dict, xlabel: str, ylabel: str) -> Path:
+    """A PNG of learning curves, one panel per {title: {label: (xs, ys)}} side by side on a shared y axis; a label
+    keeps its colour in every panel, and the first panel's legend names them."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 4), sharey=True, squeeze=False)
+    for ax, (title, lines) in zip(axes[0], panels.items()):
+        for i, (label, (xs, ys)) in enumerate(lines.items()):
+            ax.plot(xs, ys, "o-", color=f"C{i % 10}", label=label)
+        ax.set(title=title, xlabel=xlabel)
+        ax.grid(alpha=0.3)
+    axes[0, 0].set_ylabel(ylabel)
+    axes[0, 0].legend(fontsize=7)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
 
 
 def eval_subset(num_per_scenario=4, config=None, scenarios=SCENARIOS):

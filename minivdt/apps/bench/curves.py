@@ -1,5 +1,5 @@
 """Benchmarks — learning curves: position error on a fixed validation subset against training seconds, for the
-SimVP-CNN (traced while it trains) and for the VDT (from checkpoints or a run's log, e.g. assets/bundled_curve.py's)."""
+SimVP-CNN (traced while it trains) and for the VDT (from a run's log, e.g. assets/bundled_curve.py's)."""
 
 from __future__ import annotations
 
@@ -10,10 +10,8 @@ from pathlib import Path
 import torch
 
 from ...checkpoints import write_atomic
-from ...diffusion import DEFAULT_SAMPLER, DEFAULT_STEPS
-from ...baselines import cnn_predictor, make_cnn, train_cnn, vdt_predictor
+from ...baselines import cnn_predictor, make_cnn, train_cnn
 from ...metrics import to_jsonable
-from ...training import load_model, pick_device
 from .common import mean_position_error
 
 
@@ -87,17 +85,6 @@ def load_cnn_run(path, budget_s, num_given=8, num_future=8):
     return run["curve"], model.eval(), run["info"]
 
 
-def learning_curve_vdt(checkpoints, subset, num_given=8, steps=DEFAULT_STEPS, seed=0, sampler=DEFAULT_SAMPLER):
-    """VDT position error at given training times: checkpoints = [(seconds, path), ...] -> points."""
-    points = []
-    for seconds, path in sorted(checkpoints, key=lambda pair: float(pair[0])):
-        model = load_model(path, device=pick_device())
-        points.append(dict(seconds=float(seconds), checkpoint=str(path),
-                           position_error=mean_position_error(vdt_predictor(model, steps, seed, sampler), subset,
-                                                              num_given)))
-    return points
-
-
 def learning_curve_from_log(path, key: str = "position_error") -> list[dict]:
     """Eval points (lines that carry `key`, e.g. "position_error" or "one_shot_position_error") of a run folder's
     log.jsonl or of a .jsonl file, as {"seconds", "step", "position_error"}."""
@@ -112,27 +99,3 @@ def learning_curve_from_log(path, key: str = "position_error") -> list[dict]:
     except (UnicodeDecodeError, ValueError, KeyError, TypeError) as error:
         raise ValueError(f"{path} is not a JSON-lines learning-curve log ({' '.join(str(error).split())[:200]})") \
             from None
-
-
-def plot_learning_curves(curves: dict, path) -> Path:
-    """PNG of position error against training time for every model with points."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5, 3.5))
-    for name, points in curves.items():
-        if points:
-            ax.plot([p["seconds"] for p in points], [p["position_error"] for p in points], "o-", label=name)
-    ax.set_xlabel("training time (s)")
-    ax.set_ylabel("position error (px, mean over future steps)")
-    ax.set_title("learning curves on the fixed val subset")
-    ax.grid(alpha=0.3)
-    ax.legend()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path

@@ -7,26 +7,23 @@ from __future__ import annotations
 from ...model import PRESETS
 from .common import TRIVIAL, md_table, render_files
 
-def laptop_gpu_minutes(run: dict) -> float:
-    """A laptop_gpu_check run's training time rounded to half a minute: the runs at one patch size and one such
-    length are one point of the table (a rerun replaces it)."""
-    return round(run["train_seconds"] / 30) / 2
-
 
 def render(g: dict, page) -> str:
-    """BENCHMARKS.md's laptop-gpu section: memory and speed per patch size, every short run's mean one-step error
-    against the baselines and the bundled CPU model, then each run's table."""
+    """BENCHMARKS.md's laptop-gpu section: memory and speed per patch size, then every short run's mean one-step
+    error against the baselines and the bundled CPU model."""
     runs, steps, preset = g["runs"], g["preset_max_steps"], PRESETS[g["preset"]]
+    num_val = " or ".join(sorted({str(r["num_val_per_scenario"]) for r in runs}))
     lines = ["## The laptop-gpu preset on a GPU", "",
-             f"Measured on {' and '.join(sorted({r['gpu'] for r in runs}))} ({len(runs)} GPU loan(s): "
-             f"{', '.join(r['date'] for r in runs)}), {g['mixed_precision']} mixed precision (bf16 on these GPUs), "
-             f"batch {g['batch_size']}, hidden {runs[0]['model']['hidden_size']}, depth {runs[0]['model']['depth']}; "
-             f"the preset's patch is {preset.patch_size}.", ""]
+             f"Measured on {' and '.join(sorted({r['gpu'] for r in runs}))}, {g['mixed_precision']} mixed precision "
+             f"(bf16 on these GPUs), batch {g['batch_size']}, hidden {runs[0]['model']['hidden_size']}, depth "
+             f"{runs[0]['model']['depth']}; the preset's patch is {preset.patch_size}. Made by "
+             f"`assets/laptop_gpu_check.py`, one run per GPU session, each scored on "
+             f"{num_val} validation clips per scenario.", ""]
     lines += md_table(["patch", "tokens per clip", "peak GPU memory", "s per training step", f"{steps} steps take"],
                       [[p["patch_size"], p["tokens_per_clip"], f"{p['peak_memory_gib']:.1f} GiB",
                         f"{p['seconds_per_step']:.3f}", f"{steps * p['seconds_per_step'] / 60:.0f} min"]
                        for p in g["probes"]]) + [""]
-    summary, details = [], []
+    summary = []
     for run in runs:
         names = [n for n in next(iter(run["val"].values())) if "DDPM" not in n]  # the one-step columns
         model = next(n for n in names if n.startswith("laptop-gpu"))
@@ -37,16 +34,10 @@ def render(g: dict, page) -> str:
         summary.append([run["model"]["patch_size"], f"{run['train_seconds'] / 60:.1f}", run["steps"],
                         f"{mean(model):.2f}", f"{mean(bundled):.2f}" if bundled else "not scored",
                         f"{beats} of {len(run['val'])}"])
-        details += [f"### A {run['train_seconds'] / 60:.1f}-minute run at patch {run['model']['patch_size']}", "",
-                    f"Command: `{run['command']}` ({run['date']}). {run['steps']} steps in {run['train_seconds']:.0f} "
-                    f"s, scored on {run['num_val_per_scenario']} validation clips per scenario (position error, px; "
-                    "the bundled model as shipped on that date):", ""]
-        details += md_table(["scenario"] + names, [[s] + [f"{rows[n]['position_error']:.2f}" for n in names]
-                                                   for s, rows in run["val"].items()]) + [""]
     lines += ["Each run, mean one-step (DDIM-1) position error over the scenarios, px:", ""]
     lines += md_table(["patch", "minutes", "steps", "laptop-gpu px", "bundled CPU model px",
                        "scenarios below copy-last and constant velocity"], summary) + [""]
-    return "\n".join(lines + details)
+    return "\n".join(lines)
 
 
 def rerender(args):

@@ -2,8 +2,9 @@
 
 - best-of-k: k sampled futures per clip, the best one scored (a regressor has one future; a diffusion model many);
 - unconditional samples: does the tracker find as many balls per frame as in real clips?
-- context sensitivity: how much worse the one-shot x̂_0 at t = T-1 gets when the given frames are another clip's;
-- generalisation: clips from seeds outside every split, and a changed world (other gravity and restitution).
+- context sensitivity: how much worse the one-shot x̂_0 at t = T-1 gets when the given frames are another clip's.
+
+A changed world (other gravity, restitution, ...) is `minivdt eval CHECKPOINT --world KEY=VALUE,...`.
 """
 
 from __future__ import annotations
@@ -12,21 +13,14 @@ import dataclasses
 import functools
 
 import numpy as np
-import torch
 
-from ...baselines import BASELINES, vdt_predictor
+from ...baselines import vdt_predictor
 from ...data import clip_config, split_seeds
 from ...diffusion import DEFAULT_SAMPLER, DEFAULT_STEPS, NUM_TRAIN_TIMESTEPS, generate
-from ...metrics import evaluate, position_errors, track_balls
+from ...metrics import position_errors, track_balls
 from ...world import BALL_COLOR_NAMES, SCENARIOS, WorldConfig, make_clips
 from .common import md_table
 from .study import one_shot_error
-
-# Seeds far above every split (train 0.., val 10M.., test 20M..): clips no split ever produces.
-UNSEEN_SEED_OFFSET = 900_000_000
-# A world the model never saw: weaker gravity and softer bounces. The 8 given frames show both.
-CHANGED_WORLD = dict(gravity=0.02, restitution=0.6)
-
 
 def best_of_k(model, clips, ks=(1, 4, 8), num_given: int = 8, steps: int = DEFAULT_STEPS, seed: int = 0,
               sampler: str = DEFAULT_SAMPLER) -> dict:
@@ -49,7 +43,7 @@ def colour_shares(found, num_balls: int = 3) -> tuple[float, ...]:
 
 def real_ball_fractions(num_clips: int, config: WorldConfig, scenarios=SCENARIOS) -> tuple[float, ...]:
     """colour_shares of real clips (val split, `num_clips` per scenario, equal shares of the scenarios).
-    Cached: every candidate of `bench sampler` and every snapshot of target_curve.py compare with the same clips."""
+    Cached: every candidate of `bench sampler` compares with the same clips."""
     return _real_ball_fractions(num_clips, tuple(dataclasses.asdict(config).items()), tuple(scenarios))
 
 
@@ -90,27 +84,8 @@ def context_sensitivity(model, clips_by_scenario: dict) -> dict:
     return result
 
 
-@torch.no_grad()
-def generalisation(model, num_clips: int = 64, scenarios=("drop", "projectile", "roll", "collide"),
-                   steps: int = DEFAULT_STEPS, seed: int = 0, num_given: int = 8, sampler: str = DEFAULT_SAMPLER) -> dict:
-    """The VDT and the training-free baselines on unseen seeds, in the training world and in CHANGED_WORLD."""
-    base = clip_config(model)
-    worlds = {"unseen seeds": base, "changed world " + ", ".join(f"{k}={v}" for k, v in CHANGED_WORLD.items()):
-              dataclasses.replace(base, **CHANGED_WORLD)}
-    methods = {"VDT": vdt_predictor(model, steps=steps, seed=seed, sampler=sampler),
-               **{name: fn for name, fn in BASELINES.items() if name != "oracle (true frames)"}}
-    seeds = UNSEEN_SEED_OFFSET + np.arange(num_clips)
-    results = {}
-    for world_name, config in worlds.items():
-        results[world_name] = {}
-        for scenario in scenarios:
-            clips = make_clips(scenario, seeds, config)
-            results[world_name][scenario] = {name: evaluate(fn, clips, num_given) for name, fn in methods.items()}
-    return results
-
-
 def physics_markdown(physics: dict) -> list[str]:
-    """BENCHMARKS.md lines for the extras: best-of-k, unconditional ball counts, context swap, generalisation."""
+    """BENCHMARKS.md lines for the extras: best-of-k, unconditional ball counts, context swap."""
     ks = list(next(iter(physics["best_of_k"].values())))
     lines = ["### Several futures: best-of-k (position error px of the best of k samples per clip)", ""]
     lines += md_table(["scenario"] + [f"k = {k}" for k in ks],
@@ -127,9 +102,4 @@ def physics_markdown(physics: dict) -> list[str]:
     lines += md_table(["scenario", "own given frames", "another clip's", "rise"],
                       [[s, f"{v['own']:.2f}", f"{v['swapped']:.2f}", f"{v['rise']:+.2f}"]
                        for s, v in physics["context_sensitivity"].items()])
-    for world, table in physics["generalisation"].items():
-        methods = list(next(iter(table.values())))
-        lines += ["", f"### Generalisation: {world} (position error px / lost)", ""]
-        lines += md_table(["scenario"] + methods, [[s] + [f"{r[m]['position_error']:.2f} / {r[m]['lost_fraction']:.2f}"
-                                                         for m in methods] for s, r in table.items()])
-    return lines + [""]
+    return lines

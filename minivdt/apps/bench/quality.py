@@ -4,7 +4,6 @@ and the project's targets."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -14,15 +13,13 @@ from ...baselines import BASELINES, REFERENCES, baseline_table, cnn_predictor, v
 from ...cards import CARD_FILE, read_card, sampling_of
 from ...course import default_checkpoint
 from ...data import clip_config, split_seeds
-from ...diffusion import DEFAULT_SAMPLER, DEFAULT_STEPS
 from ...metrics import evaluate, format_table, to_jsonable
 from ...training import TrainConfig, load_model, load_training_videos, make_train_config, pick_device
 from ...world import SCENARIOS, make_clips
-from .common import (CNN_NAME, TRIVIAL, VDT_NAME, eval_subset, md_stamp, md_table, publish, render_files,
-                     set_threads, shown, stamp, write_section)
-from .curves import (learning_curve_cnn, learning_curve_from_log, learning_curve_vdt, load_cnn_run,
-                     plot_learning_curves, save_cnn_run)
-from .physics import best_of_k, context_sensitivity, generalisation, physics_markdown, unconditional_ball_counts
+from .common import (CNN_NAME, TRIVIAL, VDT_NAME, eval_subset, md_stamp, md_table, plot_curves, publish,
+                     render_files, set_threads, shown, stamp)
+from .curves import learning_curve_cnn, learning_curve_from_log, load_cnn_run, save_cnn_run
+from .physics import best_of_k, context_sensitivity, physics_markdown, unconditional_ball_counts
 
 # The project's bar for "the VDT learns physics" (BENCHMARKS.md lists each as met or not).
 GRAVITY_SCENARIOS = ("drop", "projectile")  # where gravity decides the future
@@ -30,7 +27,6 @@ CV_FACTOR = 0.6  # on GRAVITY_SCENARIOS: VDT position error <= CV_FACTOR x const
 MAX_LOST = 0.03  # fraction of balls the tracker may lose in the VDT's predictions, on every scenario
 BALL_COUNT_TOLERANCE = 0.10  # unconditional samples: balls per frame within ±10 % of real clips
 CNN_FACTOR = 1.5  # stretch: VDT position error within 1.5x the equal-budget SimVP-CNN's
-TREND_SNAPSHOTS = 6  # target_curve.jsonl: the last snapshots whose slope BENCHMARKS.md shows
 
 
 def _target(met, detail):
@@ -102,8 +98,6 @@ def _equal_budget_cnn(cnn_run, budget_s, budget_source, num_train_clips, config,
         videos = load_training_videos(make_train_config("cpu-tiny", num_train_clips=num_train_clips,
                                                         image_size=config.size, num_frames=config.num_frames))
         partial = None if cnn_run is None else Path(f"{cnn_run}.partial")  # resumable when the run is kept
-        if partial is not None and partial.exists():
-            progress(f"quality: continuing the interrupted {CNN_NAME} run saved in {partial}")
         curve, cnn, info = learning_curve_cnn(videos.numpy(), subset, budget_s, curve_every_s, num_given,
                                               seed=seed, partial=partial, device=pick_device(), **cnn_kwargs)
         info["budget_s"] = budget_s
@@ -114,11 +108,11 @@ def _equal_budget_cnn(cnn_run, budget_s, budget_source, num_train_clips, config,
 
 
 def bench_quality(checkpoint=None, budget_s=None, num_clips=64, scenarios=SCENARIOS, steps=None, seed=0,
-                  num_train_clips=None, curve_every_s=None, curve_clips=4, vdt_curve=None, vdt_run=None,
-                  quick=False, progress=print, cnn_run=None, physics_checks=True, sampler=None, cnn=True) -> dict:
+                  num_train_clips=None, curve_every_s=None, curve_clips=4, vdt_run=None,
+                  quick=False, progress=print, cnn_run=None, sampler=None, cnn=True) -> dict:
     """VDT vs copy-last-frame, constant velocity and a SimVP trained for the same wall-clock budget, on the test
     split of each scenario; plus learning curves. budget_s defaults to the checkpoint's training.json
-    "train_seconds". vdt_curve: [(seconds, checkpoint), ...]; vdt_run: a run folder whose log has eval points.
+    "train_seconds". vdt_run: a run folder or .jsonl whose log has eval points (the VDT's learning curve).
     sampler and steps default to the checkpoint's measured choice (cards.sampling_of); cnn=False leaves the
     SimVP out (its stretch targets are then reported as not measured)."""
     checkpoint = Path(checkpoint) if checkpoint is not None else default_checkpoint()
@@ -136,9 +130,7 @@ def bench_quality(checkpoint=None, budget_s=None, num_clips=64, scenarios=SCENAR
     if budget_s is not None and not budget_s > 0:
         raise ValueError(f"budget_s must be positive, got {budget_s!r}")
     model = load_model(checkpoint, device=pick_device())
-    vdt_run_curve = learning_curve_from_log(vdt_run) if vdt_run is not None and not vdt_curve else None
-    for _, path in vdt_curve or []:
-        load_model(path)  # a missing or broken checkpoint is reported now, not after the CNN's training
+    vdt_run_curve = learning_curve_from_log(vdt_run) if vdt_run is not None else None  # read before the CNN trains
     config = clip_config(model)
     num_given = config.num_frames // 2
     num_train_clips = num_train_clips or card.get("num_train_clips") or TrainConfig().num_train_clips
@@ -150,9 +142,7 @@ def bench_quality(checkpoint=None, budget_s=None, num_clips=64, scenarios=SCENAR
         cnn_curve, cnn_model, cnn_info = _equal_budget_cnn(cnn_run, budget_s, budget_source, num_train_clips, config,
                                                            subset, curve_every_s, num_given, seed, quick, progress)
         curves[CNN_NAME] = cnn_curve
-    if vdt_curve:
-        curves[VDT_NAME] = learning_curve_vdt(vdt_curve, subset, num_given, steps, seed, sampler)
-    elif vdt_run_curve is not None:
+    if vdt_run_curve is not None:
         curves[VDT_NAME] = vdt_run_curve
         one_shot = learning_curve_from_log(vdt_run, "one_shot_position_error")  # assets/bundled_curve.py's column
         if one_shot:
@@ -165,20 +155,16 @@ def bench_quality(checkpoint=None, budget_s=None, num_clips=64, scenarios=SCENAR
         progress(f"quality: evaluating {len(methods)} methods on {num_clips} test clips of {scenario!r}")
         test_clips[scenario] = clips = make_clips(scenario, split_seeds("test", num_clips), config)
         results[scenario] = {name: evaluate(fn, clips, num_given) for name, fn in methods.items()}
-    physics = None
-    if physics_checks:
-        progress("quality: best-of-k, unconditional samples, context swap, unseen seeds and a changed world")
-        ks = (1, 2) if quick else (1, 4, 8)
-        physics = dict(
-            best_of_k={s: best_of_k(model, c, ks, num_given, steps, seed, sampler) for s, c in test_clips.items()},
-            # generation from nothing: the card's choice for it (bench sampler), else the library's default
-            unconditional_ball_counts=dict(unconditional_ball_counts(
-                model, 2 if quick else 32, uncond_steps, seed, config, uncond_sampler,
-                scenarios=tuple(card.get("train_config", {}).get("scenarios", SCENARIOS))),
-                sampler=uncond_sampler, steps=uncond_steps),
-            context_sensitivity=context_sensitivity(model, test_clips),
-            generalisation=generalisation(model, num_clips, scenarios=tuple(s for s in scenarios if s != "mixed"),
-                                          steps=steps, seed=seed, num_given=num_given, sampler=sampler))
+    progress("quality: best-of-k, unconditional samples and the context swap")
+    ks = (1, 2) if quick else (1, 4, 8)
+    physics = dict(
+        best_of_k={s: best_of_k(model, c, ks, num_given, steps, seed, sampler) for s, c in test_clips.items()},
+        # generation from nothing: the card's choice for it (bench sampler), else the library's default
+        unconditional_ball_counts=dict(unconditional_ball_counts(
+            model, 2 if quick else 32, uncond_steps, seed, config, uncond_sampler,
+            scenarios=tuple(card.get("train_config", {}).get("scenarios", SCENARIOS))),
+            sampler=uncond_sampler, steps=uncond_steps),
+        context_sensitivity=context_sensitivity(model, test_clips))
     return to_jsonable(dict(
         section="quality", quick=quick, checkpoint=str(checkpoint), training_card=card, num_clips=num_clips,
         num_given=num_given, sampling_steps=steps, sampler=sampler, seed=seed,
@@ -211,52 +197,10 @@ def render(q: dict, page) -> str:
                       [[name, f"{p['seconds']:.0f}", p.get("step", ""), f"{p['position_error']:.2f}"]
                        for name, points in q["learning_curves"].items() for p in points]) + [""]
     if VDT_NAME not in q["learning_curves"]:
-        lines += ["(No VDT curve: pass `--vdt-curve SECONDS:CHECKPOINT` or `--vdt-run RUN_OR_JSONL`.)", ""]
+        lines += ["(No VDT curve: pass `--vdt-run RUN_OR_JSONL`.)", ""]
     if q.get("plot"):
         lines += [f"![learning curves]({shown(q['plot'], page)})", ""]
     return "\n".join(lines)
-
-
-def render_target_curve(rows: list[dict], page=None) -> str:
-    """The quality section's last part, from assets/target_curve.py's file: the target metrics of every snapshot of
-    the bundled run (validation clips), and each one's least-squares slope over the last `TREND_SNAPSHOTS`."""
-    rows = sorted(rows, key=lambda r: r["step"])
-    scenarios = list(rows[0]["scenarios"])
-    columns = {f"lost {s}": (lambda r, s=s: r["scenarios"][s]["lost_fraction"], ".3f") for s in scenarios}
-    if "mixed" in scenarios:
-        columns["contact mixed"] = (lambda r: r["scenarios"]["mixed"]["contact_accuracy"], ".3f")
-    columns["mean px"] = (lambda r: sum(v["position_error"] for v in r["scenarios"].values()) / len(scenarios), ".2f")
-    columns["uncond. balls/frame"] = (lambda r: r["unconditional"]["model"], ".2f")
-    last = rows[-TREND_SNAPSHOTS:]
-    steps = [r["step"] / 1000 for r in last]
-
-    def slope(value):  # per 1000 steps
-        xs, ys = steps, [value(r) for r in last]
-        mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
-        return sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / max(1e-12, sum((x - mx) ** 2 for x in xs))
-
-    lines = ["### Where the unmet targets stall (every snapshot of the bundled run, validation clips)", "",
-             f"Made by `python assets/target_curve.py RUN_DIR assets/benchmarks/target_curve.jsonl`: "
-             f"{rows[0]['num_val']} validation clips per scenario, forward prediction with {rows[0]['steps']} "
-             f"{rows[0]['sampler'].upper()} step(s); unconditional samples with the library default "
-             f"({DEFAULT_SAMPLER.upper()}, {DEFAULT_STEPS} steps) at every snapshot (the quality table uses the "
-             f"sampler the card chose for them), against {rows[-1]['unconditional']['real']:.2f} balls per frame in real "
-             f"clips. The targets: lost balls < {MAX_LOST:.0%}, balls per frame within ±{BALL_COUNT_TOLERANCE:.0%} of "
-             "real clips. The last row is each column's least-squares slope per 1000 steps over the last "
-             f"{len(last)} snapshots.", ""]
-    table = [[r["step"], f"{r['seconds'] / 3600:.1f}", *(format(value(r), f) for value, f in columns.values())]
-             for r in rows]
-    table.append(["trend", "", *(f"{slope(value):+.4f}" for value, _ in columns.values())])
-    lines += md_table(["step", "train h", *columns], table) + [""]
-    return "\n".join(lines)
-
-
-def _parse_curve(text):
-    seconds, _, path = text.partition(":")
-    try:
-        return float(seconds), path
-    except ValueError:
-        raise ValueError(f"--vdt-curve must be SECONDS:CHECKPOINT, got {text!r}") from None
 
 
 def main(args) -> dict:
@@ -268,21 +212,19 @@ def main(args) -> dict:
         num_clips=args.num_clips or (2 if quick else 64), scenarios=tuple(args.scenarios or
                                                                           (("drop", "roll") if quick else SCENARIOS)),
         steps=args.steps or (2 if quick else None), num_train_clips=args.num_train_clips or (10 if quick else None),
-        curve_every_s=1.0 if quick else args.curve_every_s, curve_clips=1 if quick else 4,
-        vdt_curve=[_parse_curve(c) for c in args.vdt_curve or []], vdt_run=args.vdt_run, quick=quick,
-        cnn_run=args.cnn_run, sampler=args.sampler, cnn=not args.no_cnn)
-    q["plot"] = str(plot_learning_curves(q["learning_curves"], Path(args.out) / "learning_curves.png").resolve())
+        curve_every_s=1.0 if quick else args.curve_every_s, curve_clips=1 if quick else 4, vdt_run=args.vdt_run,
+        quick=quick, cnn_run=args.cnn_run, sampler=args.sampler, cnn=not args.no_cnn)
+    curves = {name: ([p["seconds"] for p in points], [p["position_error"] for p in points])
+              for name, points in q["learning_curves"].items() if points}
+    q["plot"] = str(plot_curves(Path(args.out) / "learning_curves.png",
+                                {"learning curves on the fixed val subset": curves}, "training time (s)",
+                                "position error (px, mean over future steps)").resolve())
     return publish("quality", q, render, args)
 
 
 def rerender(args):
-    """`minivdt bench report`: the quality section again from quality.json, and its last part from
-    target_curve.jsonl (assets/target_curve.py writes it, one line per snapshot)."""
+    """`minivdt bench report`: the quality section again from quality.json."""
     render_files(("quality",), render, args)
-    curve = Path(args.out) / "target_curve.jsonl"
-    if curve.is_file():
-        rows = [json.loads(line) for line in curve.read_text().splitlines() if line.strip()]
-        print(f"wrote {write_section('target_curve', render_target_curve(rows), args.out)}")
 
 
 def main_baselines(args) -> dict:

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .common import markdown, md_stamp, md_table, publish, render_files, set_threads, shown, stamp
-from .study import BASE, OTHER_TASKS, paired_comparison, plot_curves, run_study, summarize
+from .common import markdown, md_stamp, md_table, plot_curves, publish, render_files, set_threads, shown, stamp
+from .study import BASE, OTHER_TASKS, STUDY_SAMPLER, STUDY_STEPS, paired_comparison, run_study, summarize
 
 ARMS = {
     # parameterisation x timestep sampling / loss weighting
@@ -44,73 +44,24 @@ ARMS = {
 }
 
 
-# The questions the arms answer, each a row of arms that differ in one thing (the base arm is x0-high_noise):
-# BENCHMARKS.md lists each question's arms side by side.
-FACTORS = {
-    "prediction target (uniform t)": ("eps-uniform", "v-uniform", "x0-uniform"),
-    "prediction target (Min-SNR-5)": ("eps-min_snr", "v-min_snr"),
-    "prediction target (high-noise t)": ("v-high_noise", "x0-high_noise"),
-    "timestep sampling (x0)": ("x0-uniform", "x0-high_noise"),
-    "patch size": ("x0-high_noise", "x0-high_noise-p4"),
-    "attention": ("x0-high_noise", "x0-high_noise-joint"),
-    "conditioning": ("x0-high_noise", "x0-high_noise-adaln", "x0-high_noise-cross_attn"),
-    "pixels vs latents": ("x0-high_noise", "x0-high_noise-latent"),
-    "learning rate": ("x0-high_noise-lr5e-4", "x0-high_noise", "x0-high_noise-lr2e-3"),
-    "batch size": ("x0-high_noise-b8", "x0-high_noise", "x0-high_noise-b32"),
-    "task mix": ("x0-high_noise", "x0-high_noise-predict_heavy"),
-}
-
 # The final comparison (`--stage final`): the arms the screen left within reach of the base arm, most telling first.
 # b32 (5.53 px on the screen) and the rest were behind at the end of the budget and at most points of their curves.
 # x0-uniform is here although it ended 0.44 px behind: its curve led the base arm's up to 900 CPU-s.
 FINAL_ARMS = ("x0-high_noise", "x0-high_noise-b8", "x0-high_noise-lr2e-3", "x0-high_noise-predict_heavy",
               "x0-uniform", "x0-high_noise-lr5e-4")
 
-# BENCHMARKS.md's recipe sections by JSON name: (title, what is particular to it). recipe_final_xeon (kept as it was
-# measured; its runs are in assets/benchmarks/recipe_xeon) holds the two arms the final comparison left unfinished,
-# run to the end on a second machine beside a rerun of the base arm.
+# BENCHMARKS.md's recipe sections by JSON name: (title, what is particular to it). recipe_final_xeon holds the two
+# arms the final comparison left unfinished, run on a second machine (its runs: assets/benchmarks/recipe_xeon).
 SECTIONS = {
-    "recipe": ("Recipe study (which training recipe learns physics on a CPU budget)", ""),
+    "recipe": ("Recipe study (which training recipe learns physics on a CPU budget)",
+               "A screen: every arm with one seed on a few clips (`--stage final` reruns the close arms)."),
     "recipe_final": ("Recipe study, final comparison (the arms the screen left close)", ""),
     "recipe_final_xeon": ("Recipe study, final comparison: the unfinished arms on a second machine",
-                          "The arms the final comparison above left unfinished, run to the end on the machine stamped "
-                          "here beside a rerun of the base arm with the same seeds; they pair only with this base "
-                          "arm, since a CPU second there buys other work. (The command's `--block` option is gone: "
-                          "`--stage final --no-run --runs assets/benchmarks/recipe_xeon --out DIR` renders these "
-                          "runs again as DIR/recipe_final.json.)"),
+                          "The arms the final comparison above left unfinished, beside a rerun of the base arm with "
+                          "the same seeds on the machine stamped here; they pair only with this base arm, since a CPU "
+                          "second there buys other work. (`--block` is gone: `--stage final --no-run --runs "
+                          "assets/benchmarks/recipe_xeon` renders these runs again.)"),
 }
-
-
-def recipe_verdict(rows: list[dict], ignores_context_px: float = 0.1) -> list[str]:
-    """What the recipe table says, computed from it: the best arm by each score, and the arms whose one-shot x̂₀
-    hardly moves when the context is swapped (they have not learned to read the given frames)."""
-    if len(rows) < 2:  # nothing to compare yet
-        return []
-    best = lambda key: min(rows, key=lambda a: a[key])  # noqa: E731
-    lines = [f"- Lowest sampled error: **{best('mean_position_error')['arm']}** "
-             f"({best('mean_position_error')['mean_position_error']:.2f} px); lowest one-shot x̂₀ error at t = T-1: "
-             f"**{best('x0_error_T')['arm']}** ({best('x0_error_T')['x0_error_T']:.2f} px)."]
-    reference = next((a for a in rows if a["arm"] == "regressor"), None)
-    diffusion = [a for a in rows if a["arm"] != "regressor"]
-    if reference and diffusion:
-        arm = min(diffusion, key=lambda a: a["x0_error_T"])
-        lines.append(f"- Reference: the same backbone as a plain regressor (x₀ target at t = T-1 only, forward "
-                     f"prediction only) reaches {reference['x0_error_T']:.2f} px one-shot in the same CPU seconds, "
-                     f"against {arm['x0_error_T']:.2f} px for {arm['arm']}, which also learns all seven tasks "
-                     f"({arm['x0_error_T'] / reference['x0_error_T']:.2f}x the regressor's error). The regressor's "
-                     "sampled and t = T/2 columns are outside what it was trained for.")
-    by_arm = {a["arm"]: a for a in rows}
-    answered = [(question, [by_arm[arm] for arm in arms if arm in by_arm]) for question, arms in FACTORS.items()]
-    answered = [(question, arms) for question, arms in answered if len(arms) > 1]
-    if answered:
-        lines.append("- One thing changed at a time (sampled px; steps in the budget):")
-        lines += [f"  - {question}: " + ", ".join(f"{a['arm']} {a['mean_position_error']:.2f} ({a['steps']})"
-                                                  for a in arms) for question, arms in answered]
-    blind = [a["arm"] for a in rows if a["context_sensitivity"] < ignores_context_px]
-    if blind:
-        lines.append(f"- Context swap moves x̂₀ by less than {ignores_context_px} px (the given frames are not read yet): "
-                     + ", ".join(blind) + ".")
-    return lines
 
 
 def paired_word(p: dict, z: float = 2.0) -> str:
@@ -122,35 +73,30 @@ def paired_word(p: dict, z: float = 2.0) -> str:
 
 
 def render(r: dict, page) -> str:
-    """A recipe section of BENCHMARKS.md: the screen (every arm, one seed) or a final comparison (the close arms,
-    several seeds, more clips, paired against the base arm)."""
+    """A recipe section of BENCHMARKS.md: one row per arm (with the other tasks where they were scored), and for a
+    final comparison each arm paired clip by clip against the base arm."""
     title, particular = SECTIONS[r["section"]]
     base = ", ".join(f"{k}={v}" for k, v in r["base"].items())
+    tasks = [t for t in OTHER_TASKS if any(t in a.get("other_tasks", {}) for a in r["rows"])]
     lines = [f"## {title}", ""] + md_stamp(r) + ([particular, ""] if particular else [])
     lines += [f"Every arm changes one thing of the base recipe ({base}) and trains the cpu-tiny VDT for the same "
               f"process CPU seconds on the same clips and seed. Scored on {r['num_val_per_scenario']} validation clips "
               "per scenario (drop, projectile, roll, collide): position error of sampled futures, balls lost, "
               "one-shot x̂₀ error at t = T-1 and T/2, and how much the x̂₀ error at t = T-1 rises when the given "
-              "frames are another clip's (0 = the context is ignored). Arms may have run in different sessions on "
-              "different machines, where a CPU second is not the same work: the steps column says how many updates "
-              "each arm got.", ""]
+              "frames are another clip's (0 = the context is ignored)"
+              + ("; at the end of the budget, the sampled error of backward prediction (the last 8 frames given) and "
+                 "interpolation (4 at each end)" if tasks else "")
+              + ". Arms may have run on different machines, where a CPU second is not the same work: the steps column "
+              "says how many updates each arm got.", ""]
     rows = [[a["arm"], len(a["seeds"]), f"{a['budget_cpu_s']:.0f}", a["steps"], f"{a['mean_position_error']:.2f}",
              " / ".join(f"{v:.2f}" for v in a["position_error"].values()), f"{a['lost']:.2f}",
-             f"{a['x0_error_T']:.2f}", f"{a['x0_error_half']:.2f}", f"{a['context_sensitivity']:+.2f}"]
+             f"{a['x0_error_T']:.2f}", f"{a['x0_error_half']:.2f}", f"{a['context_sensitivity']:+.2f}",
+             *(f"{a['other_tasks'][t]:.2f}" if t in a.get("other_tasks", {}) else "—" for t in tasks)]
             for a in r["rows"]]
     lines += md_table(["arm", "seeds", "CPU s", "steps", "sampled px", "drop / proj / roll / collide", "lost",
-                       "x̂₀@T px", "x̂₀@T/2 px", "swap px"], rows) + [""]
-    lines += recipe_verdict(r["rows"])
-    tasks = sorted({task for a in r["rows"] for task in a.get("other_tasks", {})})
-    if tasks:
-        lines += ["", "The other whole-frame tasks at the end of the budget (sampled position error px of the "
-                  "generated frames; backward: the last 8 frames given, interpolate: 4 at each end):", ""]
-        lines += md_table(["arm", "predict px"] + [f"{t} px" for t in tasks],
-                          [[a["arm"], f"{a['mean_position_error']:.2f}"]
-                           + [f"{a['other_tasks'][t]:.2f}" if t in a.get("other_tasks", {}) else "not measured"
-                              for t in tasks] for a in r["rows"]]) + [""]
+                       "x̂₀@T px", "x̂₀@T/2 px", "swap px", *(f"{t} px" for t in tasks)], rows) + [""]
     if r.get("paired"):
-        lines += ["", f"Paired against {r['paired'][0]['reference']} on the same validation clips (each clip's "
+        lines += [f"Paired against {r['paired'][0]['reference']} on the same validation clips (each clip's "
                   "sampled error averaged over the seeds both ran; negative = the arm is better; SE = paired "
                   "standard error over clips; better or worse = by more than 2 SE):", ""]
         lines += md_table(["arm", "task", "seeds", "clips", "Δ sampled px", "paired SE", "|Δ| / SE", "verdict"],
@@ -159,17 +105,10 @@ def render(r: dict, page) -> str:
                             f"{abs(p['difference']) / p['se']:.1f}" if p["se"] > 0 else "n/a", paired_word(p)]
                            for p in r["paired"]]) + [""]
     if r.get("unfinished"):
-        lines.append(f"- Not finished yet, so not in the tables (seeds done of {len(r['seeds'])}): "
-                     + ", ".join(f"{a} ({n})" for a, n in r["unfinished"].items()) + ".")
-    if r["section"] == "recipe":
-        missing = [a for a in r.get("arms", {}) if a not in {row["arm"] for row in r["rows"]}
-                   and a not in r.get("unfinished", {})]
-        seeds = sorted({len(row["seeds"]) for row in r["rows"]})
-        lines.append("- " + (f"Not run yet: {', '.join(missing)}. " if missing else "")
-                     + f"The arms above ran with {' or '.join(map(str, seeds))} seed(s) on "
-                     f"{r['num_val_per_scenario']} validation clips per scenario: a screen, not a final comparison "
-                     "with standard errors (`--stage final` reruns the close arms with more seeds and clips).")
-    lines += [""] + ([f"![recipe curves]({shown(r['plot'], page)})", ""] if r.get("plot") else [])
+        lines += [f"Not finished yet, so not in the tables (seeds done of {len(r['seeds'])}): "
+                  + ", ".join(f"{a} ({n})" for a, n in r["unfinished"].items()) + ".", ""]
+    if r.get("plot"):
+        lines += [f"![recipe curves]({shown(r['plot'], page)})", ""]
     return markdown(lines)
 
 
@@ -191,7 +130,12 @@ def main(args) -> dict:
     section = dict(section=name, quick=args.quick, num_val_per_scenario=1 if args.quick else args.num_val, base=BASE,
                    arms=ARMS, seeds=sorted(set(args.seeds)), unfinished={a: done[a] for a in arms if a not in complete},
                    **summary, **stamp())
-    section["plot"] = str(plot_curves(summary, Path(args.out) / f"{name}_curves.png").resolve())
+    panel = lambda key: {arm: ([p["cpu_s"] for p in points], [p[key] for p in points])  # noqa: E731
+                         for arm, points in summary["curves"].items()}
+    section["plot"] = str(plot_curves(Path(args.out) / f"{name}_curves.png",
+                                      {f"sampled future ({STUDY_SAMPLER}, {STUDY_STEPS} steps)": panel("sampled"),
+                                       "one-shot x̂₀ at t = T-1": panel("one_shot")},
+                                      "training CPU seconds", "position error px (val)").resolve())
     return publish(name, section, render, args)
 
 

@@ -6,8 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 # The page's sections, in order (a section whose file is missing is left out).
-SECTIONS = ("quality", "stochastic", "target_curve", "recipe", "recipe_final", "recipe_final_xeon", "conditioning",
-            "scaling",
+SECTIONS = ("quality", "stochastic", "recipe", "recipe_final", "recipe_final_xeon", "conditioning", "scaling",
             "laptop_gpu", "sampler", "speed")
 HEADER = ("# minivdt benchmarks\n\nEach section is written by the command it names, from the JSON file beside its "
           "markdown in the benchmark folder (`assets/benchmarks/`); `minivdt bench report` writes every section again "

@@ -24,14 +24,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ...data import split_seeds, to_tensor, to_uint8
+from ...data import to_tensor, to_uint8
 from ...diffusion import NUM_TRAIN_TIMESTEPS, make_scheduler, predict_x0, sample
 from ...masks import make_mask
 from ...metrics import position_errors
 from ...tokenizer import decode_video, encode_video, save_tokenizer, train_tokenizer
 from ...training import load_training_videos, make_train_config, train
-from ...world import WorldConfig, make_clips
-from .common import QUICK_MODEL
+from .common import QUICK_MODEL, eval_subset
 
 VAL_SCENARIOS = ("drop", "projectile", "roll", "collide")
 NUM_GIVEN = 8
@@ -45,12 +44,6 @@ BASE = dict(prediction_type="sample", timestep_sampling="high_noise", loss_weigh
 
 class BudgetReached(Exception):
     """Raised from the training callback once an arm has used its CPU budget."""
-
-
-def validation_clips(num_per_scenario: int, config: WorldConfig | None = None) -> dict:
-    """{scenario: ClipBatch} from the val split: never trained on, never used for the test table."""
-    seeds = split_seeds("val", num_per_scenario)
-    return {scenario: make_clips(scenario, seeds, config) for scenario in VAL_SCENARIOS}
 
 
 def _task_mask(model, batch, task: str = "predict"):
@@ -201,7 +194,7 @@ def run_study(args, arms, table: dict, budget_s: float = 0.0, budget_steps: int 
     paths = {(name, seed): out / f"{name}__s{seed}__{budget}__{num_val}val.json"
              for name in arms for seed in args.seeds}
     missing = [(name, seed, path) for (name, seed), path in paths.items() if run and not path.exists()]
-    val = validation_clips(num_val) if missing else None
+    val = eval_subset(num_val, scenarios=VAL_SCENARIOS) if missing else None  # never trained on, nor tested
     for name, seed, path in missing:
         print(f"arm {name}, seed {seed}: {budget.replace('_', '-')}", flush=True)
         result = run_arm(name, table[name], seed, budget_s, val, out / "runs", steps=2 if args.quick else STUDY_STEPS,
@@ -282,28 +275,3 @@ def summarize(results: list[dict], table: dict) -> dict:
                              swap=float(np.mean([p["context_sensitivity"] for p in points])))
                         for points in zip(*(r["curve"] for r in runs))]
     return dict(rows=rows, curves=curves)
-
-
-def plot_curves(summary: dict, path) -> Path:
-    """Sampled and one-shot position error vs CPU seconds, one line per arm."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
-    seeds = {row["arm"]: len(row["seeds"]) for row in summary["rows"]}
-    for name, points in summary["curves"].items():
-        seconds = [p["cpu_s"] for p in points]
-        label = f"{name} (mean of {seeds[name]} seeds)" if seeds.get(name, 1) > 1 else name
-        line, = axes[0].plot(seconds, [p["sampled"] for p in points], marker="o", label=label)
-        axes[1].plot(seconds, [p["one_shot"] for p in points], marker="o", color=line.get_color())
-    axes[0].set(title=f"sampled future ({STUDY_SAMPLER}, {STUDY_STEPS} steps)", xlabel="training CPU seconds",
-                ylabel="position error px (val)")
-    axes[1].set(title="one-shot x̂₀ at t = T-1", xlabel="training CPU seconds")
-    axes[0].legend(fontsize=7)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
