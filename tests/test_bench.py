@@ -28,7 +28,8 @@ def _positive_finite(x):
 def test_cli_quick_speed_and_quality(tmp_path, tiny_checkpoint):
     md = tmp_path / "BENCHMARKS.md"
     options = ["--quick", "--out", str(tmp_path / "bench"), "--md", str(md)]
-    assert cli.main(["bench", "all", *options, "--checkpoint", str(tiny_checkpoint), "--budget-s", "0.5"]) == 0
+    assert cli.main(["bench", "speed", *options]) == 0
+    assert cli.main(["bench", "quality", *options, "--checkpoint", str(tiny_checkpoint), "--budget-s", "0.5"]) == 0
 
     speed = json.loads((tmp_path / "bench" / "speed.json").read_text())
     assert [s["size"] for s in speed["sizes"]] == list(SPEED_SIZES)

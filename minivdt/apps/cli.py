@@ -229,10 +229,6 @@ def _add_bench(sub):
             add(parser)
 
 
-def _add_baselines_args(parser):
-    parser.add_argument("--num-clips", type=_int(1, MAX_CLIPS), default=64, help="test clips per scenario")
-
-
 def _add_common(parser):
     parser.add_argument("--quick", action="store_true", help="tiny sizes and few repeats (seconds; a smoke test)")
     parser.add_argument("--out", default="outputs/bench", help="folder for the JSON files and the plot")
@@ -334,16 +330,10 @@ def _add_card_args(parser):
 # A new benchmark is one entry here, and its rerender in "report"; its module (under minivdt/apps/bench/, imported
 # only when it runs; minivdt/apps/bench/__init__.py says what it holds) gets the parsed arguments.
 BENCH_COMMANDS = {
-    "baselines": ("copy-last-frame and constant-velocity on the test split", None, (_add_baselines_args,),
-                  ("minivdt.apps.bench.quality:main_baselines",)),
     "quality": ("VDT vs baselines vs a SimVP CNN on the test split", None, (_add_common, _add_quality_args),
                 ("minivdt.apps.bench.quality:main",)),
     "speed": ("training and sampling throughput and FLOP/s, naive vs fast attention, fp32 vs bf16", None,
-              (_add_common, _add_speed_args),
-              ("minivdt.apps.bench.speed:main",)),
-    "all": ("speed + quality, then BENCHMARKS.md", "Run every benchmark and regenerate BENCHMARKS.md.",
-            (_add_common, _add_quality_args, _add_speed_args),
-            ("minivdt.apps.bench.speed:main", "minivdt.apps.bench.quality:main")),
+              (_add_common, _add_speed_args), ("minivdt.apps.bench.speed:main",)),
     "recipe": ("training recipes trained for the same CPU budget, scored on val clips",
                "Train one cpu-tiny VDT per recipe arm (prediction type, timestep sampling, loss weighting, patch, "
                "attention, learning rate, batch, task mix) for the same process CPU seconds and seed; write the "
@@ -498,7 +488,7 @@ def _run_plot(args):
 
 
 def _run_bench(args):
-    if args.bench_command not in ("baselines", "card"):  # card reads --out, the others write there
+    if args.bench_command != "card":  # card reads --out, the others write there
         check_output("--out", args.out, "dir")
         check_output("--md", args.md, "file")
     for option in ("cnn_run",) if args.bench_command != "stochastic" else ():  # quality writes it, stochastic reads

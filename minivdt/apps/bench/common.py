@@ -57,19 +57,15 @@ def set_threads(args):
         torch.set_num_threads(args.threads)
 
 
-def write_json(data, path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data, indent=1))
-    return path
-
-
 def publish(name: str, data: dict, render, args) -> dict:
     """Write a benchmark's result as <args.out>/<name>.json and its section, render(data, page), as <name>.md beside
     it; then BENCHMARKS.md (args.md) from every section in args.out."""
     text = render(data, args.md)
     print(text)
-    print(f"wrote {write_json(data, Path(args.out) / f'{name}.json')}")
+    path = Path(args.out) / f"{name}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=1))
+    print(f"wrote {path}")
     print(f"wrote {write_section(name, text, args.out)}")
     print(f"wrote {report.write_page(args.out, args.md)}")
     return data

@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ...baselines import BASELINES, REFERENCES, baseline_table, cnn_predictor, vdt_predictor
+from ...baselines import BASELINES, REFERENCES, cnn_predictor, vdt_predictor
 from ...cards import CARD_FILE, read_card, sampling_of
 from ...course import default_checkpoint
 from ...data import clip_config, split_seeds
-from ...metrics import evaluate, format_table, to_jsonable
+from ...metrics import evaluate, to_jsonable
 from ...training import TrainConfig, load_model, load_training_videos, make_train_config, pick_device
 from ...world import SCENARIOS, make_clips
 from .common import (CNN_NAME, TRIVIAL, VDT_NAME, eval_subset, md_stamp, md_table, plot_curves, publish,
@@ -225,10 +225,3 @@ def main(args) -> dict:
 def rerender(args):
     """`minivdt bench report`: the quality section again from quality.json."""
     render_files(("quality",), render, args)
-
-
-def main_baselines(args) -> dict:
-    """`minivdt bench baselines`: the training-free baselines alone, printed."""
-    table = baseline_table(num_per_scenario=args.num_clips)
-    print(format_table(table))
-    return table
