@@ -129,8 +129,8 @@ def model_card(model_dir, bench_dir, name: str = "vdt-cpu-tiny") -> str:
              f"| diffusion | `prediction_type=\"{train.get('prediction_type')}\"`, timesteps "
              f"`{train.get('timestep_sampling')}`, loss weighting {train.get('loss_weighting')}; EMA "
              f"{train.get('ema_decay')} weights |",
-             f"| data | {train.get('num_train_clips')} simulated training clips of {', '.join(train.get('scenarios', []))} "
-             f"(the `train` split) |",
+             f"| data | {train.get('num_train_clips')} simulated training clips of "
+             f"{', '.join(train.get('scenarios', []))} (the `train` split) |",
              f"| optimisation | AdamW, lr {_learning_rates(card, train)} ({train.get('warmup_steps')} warm-up steps), "
              f"batch {train.get('batch_size')}, grad-clip {train.get('grad_clip')}, {train.get('mixed_precision')} "
              f"mixed precision, seed {train.get('seed')} |",
