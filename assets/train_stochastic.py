@@ -1,7 +1,8 @@
 """Reproduce the bundled all-task VDT of Lesson 9: assets/vdt-cpu-tiny fine-tuned on the five deterministic scenarios
 and the stochastic "bounce" scenario (a rough floor), on a 2-core CPU, one torch thread.
 
-    python assets/train_stochastic.py RUN_DIR --steps 12000 --learning-rate 3e-4   # resumes when RUN_DIR has a run
+    python assets/train_stochastic.py RUN_DIR --budget-s 2400 --learning-rate 3e-4   # resumes when RUN_DIR has a run
+    python assets/train_stochastic.py RUN_DIR --budget-s 4800 --learning-rate 1e-4   # the bundled run's second phase
     minivdt export RUN_DIR assets/vdt-cpu-tiny
 
 Fine-tuning keeps the 4000 training clips per deterministic scenario that the model was trained on (train seeds
@@ -21,7 +22,7 @@ import torch
 
 from minivdt.apps.bench.common import eval_subset, mean_position_error
 from minivdt.baselines import vdt_predictor, vdt_sampler
-from minivdt.checkpoints import save_model
+from minivdt.checkpoints import read_state, save_model
 from minivdt.data import split_seeds
 from minivdt.futures import sample_futures
 from minivdt.metrics import evaluate_uncertain
@@ -58,16 +59,24 @@ def curve_callback(run_dir: Path, num_bounce: int = 8, num_futures: int = 16, nu
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run_dir")
-    parser.add_argument("--steps", type=int, required=True, help="total optimisation steps of the fine-tuning run")
+    parser.add_argument("--budget-s", type=float, required=True,
+                        help="training seconds of the whole run, earlier sessions included (evaluation not counted)")
+    parser.add_argument("--steps", type=int, default=100_000, help="a cap on the run's optimisation steps")
     parser.add_argument("--learning-rate", type=float, default=3e-4, help="peak learning rate (may change on resume)")
     parser.add_argument("--curve-every", type=int, default=500)
     args = parser.parse_args()
     torch.set_num_threads(1)
     run_dir = Path(args.run_dir)
+    resume = (run_dir / "checkpoint").exists()
+    done = read_state(run_dir / "checkpoint").get("train_seconds", 0.0) if resume else 0.0
+    if done >= args.budget_s:
+        print(f"{run_dir} has trained {done:.0f} s of its {args.budget_s:g} s budget already")
+        return
     cfg = make_train_config("cpu-tiny", out_dir=str(run_dir), max_steps=args.steps, checkpoint_every=250,
                             learning_rate=args.learning_rate, scenarios=ALL_SCENARIOS,
-                            num_train_clips=4000 * len(ALL_SCENARIOS), init_from=str(BUNDLED))
-    train(cfg, resume=(run_dir / "checkpoint").exists(), progress=False, callback=curve_callback(run_dir),
+                            num_train_clips=4000 * len(ALL_SCENARIOS), init_from=str(BUNDLED),
+                            time_budget_s=args.budget_s - done)
+    train(cfg, resume=resume, progress=False, callback=curve_callback(run_dir),
           callback_every=args.curve_every)
 
 

@@ -5,6 +5,8 @@ benchmark results they plot, lesson 4's tiny pre-trained denoiser) and lesson 8'
 from __future__ import annotations
 
 import dataclasses
+import functools
+import inspect
 import json
 import os
 import random
@@ -99,34 +101,106 @@ def check_close(mine, ref, name: str = "your answer", atol: float = 1e-5, hint: 
 # --------------------------------------------------------------------------------------------------
 
 
-def estimate_seconds(step, total_steps: int, probe_steps: int = 3) -> float:
-    """Run `step(i)` for i < probe_steps (after one warm-up call), print the extrapolated duration of all
-    `total_steps`, and return it. The probe steps count as training steps 0..probe_steps-1."""
-    probe_steps = max(1, min(probe_steps, total_steps))
-    step(0)  # warm-up: first calls pay for allocation and kernel selection
-    start = time.perf_counter()
-    for i in range(1, probe_steps + 1):
+WARMUP_STEPS = 2  # steps that are run but not extrapolated: they pay for memory, kernel selection, optimizer state
+PROBE_STEPS = 5  # steps timed after them; their median is the time of a step
+
+
+def extrapolate_seconds(step_seconds, total_steps: int, warmup_steps: int = WARMUP_STEPS) -> tuple[float, float]:
+    """(duration of all total_steps, seconds a step) from the durations of the first steps: those steps as they
+    were, then the median of the ones after the warm-up for each step left. The first steps of a run pay one-off
+    costs (lesson 5 on 2 busy cores with two threads: 4.3 s for each of its first two steps, under 1 s from the
+    fourth on, so the mean of steps 1-3 said 456 s for a 70 s cell), and the median ignores a step that another
+    process slowed down."""
+    step_seconds = np.asarray(step_seconds, np.float64)
+    timed = step_seconds[min(warmup_steps, len(step_seconds) - 1):]  # at least one step, if any ran
+    per_step = float(np.median(timed)) if len(timed) else 0.0
+    return float(step_seconds.sum() + per_step * (total_steps - len(step_seconds))), per_step
+
+
+def _estimate_line(seconds: float, total_steps: int, per_step: float, timed: int, warmup: int) -> str:
+    return (f"estimated duration: {seconds:.0f} s for {total_steps} steps ({per_step * 1e3:.0f} ms a step, the median "
+            f"of {timed} steps after {warmup} warm-up steps)")
+
+
+def estimate_seconds(step, total_steps: int, probe_steps: int = PROBE_STEPS, warmup_steps: int = WARMUP_STEPS) -> float:
+    """Run `step(i)` for the first warmup_steps + probe_steps steps (fewer if total_steps is smaller), timing each,
+    then print and return the duration of all total_steps (extrapolate_seconds). The steps run are training steps
+    0, 1, ...: the caller goes on from step min(total_steps, warmup_steps + probe_steps)."""
+    run = min(int(total_steps), warmup_steps + max(1, probe_steps))
+    step_seconds = []
+    for i in range(run):
+        before = time.perf_counter()
         step(i)
-    per_step = (time.perf_counter() - start) / probe_steps
-    estimate = per_step * total_steps
-    print(f"estimated duration: {estimate:.0f} s for {total_steps} steps ({per_step * 1e3:.0f} ms a step)")
+        step_seconds.append(time.perf_counter() - before)
+    estimate, per_step = extrapolate_seconds(step_seconds, total_steps, warmup_steps)
+    warmup = min(warmup_steps, max(0, run - 1))
+    print(_estimate_line(estimate, total_steps, per_step, run - warmup, warmup))
     return estimate
 
 
-def train_with_estimate(cfg, probe_steps: int = 3):
-    """minivdt.training.train(cfg) with a progress bar, after printing how long it should take: a throw-away
-    run of `probe_steps` steps with the same config is timed and extrapolated."""
-    from .training import train  # the training stack is only imported by the lessons that train a VDT
+def train_with_estimate(cfg, probe_steps: int = PROBE_STEPS, warmup_steps: int = WARMUP_STEPS):
+    """minivdt.training.train(cfg) with a progress bar, after printing how long it should take: a throw-away run of
+    warmup_steps + probe_steps steps with the same config is timed step by step (its log), and the estimate is its
+    set-up and end (model, optimizer, validation clips, the final checkpoint) plus extrapolate_seconds of its steps.
+    The training clips are made first, once: the probe and the run share them (minivdt.training keeps the last set
+    in memory), so the run will not spend that time again."""
+    from .training import load_training_videos, read_log, train  # only the lessons that train a VDT need these
 
-    probe = dataclasses.replace(cfg, max_steps=min(probe_steps, cfg.max_steps), checkpoint_every=10 ** 9,
-                                out_dir=tempfile.mkdtemp(prefix="minivdt-probe-"))
-    start = time.perf_counter()
-    result = train(probe, progress=False)
-    set_up = time.perf_counter() - start - result.seconds  # data generation, model and optimizer creation
-    per_step = result.seconds / max(1, result.step)
-    print(f"estimated duration: {set_up + per_step * cfg.max_steps:.0f} s for {cfg.max_steps} steps "
-          f"({per_step * 1e3:.0f} ms a step)")
+    load_training_videos(cfg)
+    run = min(cfg.max_steps, warmup_steps + max(1, probe_steps))
+    with tempfile.TemporaryDirectory(prefix="minivdt-probe-") as out_dir:
+        # no validation loss in the probe: at a lesson's size it is a small share of a run, and it costs as much
+        # as the probe's steps
+        probe = dataclasses.replace(cfg, max_steps=run, log_every=1, checkpoint_every=10 ** 9, out_dir=out_dir)
+        start = time.perf_counter()
+        result = train(probe, progress=False)
+        set_up = time.perf_counter() - start - result.seconds
+        seconds = [line["seconds"] for line in read_log(out_dir) if "seconds" in line]  # training time after each step
+    estimate, per_step = extrapolate_seconds(np.diff([0.0] + seconds), cfg.max_steps, warmup_steps)
+    warmup = min(warmup_steps, max(0, len(seconds) - 1))
+    print(_estimate_line(set_up + estimate, cfg.max_steps, per_step, len(seconds) - warmup, warmup))
     return train(cfg, progress=True)
+
+
+# --------------------------------------------------------------------------------------------------
+#                          Interactive cells: one picture, redrawn in place
+# --------------------------------------------------------------------------------------------------
+
+
+class LiveView:
+    """One picture that widgets redraw in place, so a lesson shows it once. `view = LiveView(draw)`, then
+    `view.show(...)` in one cell draws it (a plain call: the lesson also runs headless, e.g. under nbval) and
+    `interact(view.update, ...)` in the next cell redraws that picture when a control moves, instead of drawing a
+    second copy under the controls. `view.update` has `draw`'s signature; a call with the arguments already shown
+    (the controls' first call, from their initial values) draws nothing. `draw(...)` displays its picture."""
+
+    def __init__(self, draw):
+        self.draw, self.signature = draw, inspect.signature(draw)
+        self.output, self.shown = None, None  # the ipywidgets.Output it draws in; the arguments on show
+
+        def update(*args, **kwargs):
+            arguments = self.signature.bind(*args, **kwargs)
+            arguments.apply_defaults()
+            if self.output is None:
+                raise RuntimeError("call show() first: update() redraws the picture that show() displayed")
+            if arguments.arguments == self.shown:
+                return
+            with self.output:
+                if self.shown is not None:
+                    self.output.clear_output(wait=True)  # the new picture replaces the old one without a flicker
+                self.draw(*arguments.args, **arguments.kwargs)
+            self.shown = arguments.arguments
+
+        self.update = functools.wraps(draw)(update)
+
+    def show(self, *args, **kwargs):
+        """Display a new output holding draw(*args, **kwargs)."""
+        import ipywidgets
+        from IPython.display import display
+
+        self.output, self.shown = ipywidgets.Output(), None
+        display(self.output)
+        self.update(*args, **kwargs)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -185,9 +259,8 @@ def train_denoiser(denoiser, frames, scheduler, steps: int, batch_size: int, lr:
         lr_decay.step()
         losses.append(loss.item())
 
-    probe = min(3, max(0, steps - 1))
-    if probe:
-        estimate_seconds(step, steps, probe_steps=probe)  # these probe steps are real training steps
+    if steps > 1:
+        estimate_seconds(step, steps)  # runs and times the first steps: they are real training steps
     for i in progress_bar(range(len(losses), steps), initial=len(losses), total=steps, desc="train",
                           disable=not progress):
         step(i)

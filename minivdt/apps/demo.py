@@ -18,8 +18,8 @@ from ..diffusion import SCHEDULERS, generate
 from ..masks import TASKS, make_mask
 from ..metrics import evaluate, format_table, mse, psnr, ssim, to_jsonable
 from ..training import load_model, pick_device
-from ..viz import save_image, save_video, side_by_side, upscale
-from ..world import SCENARIOS, make_clips
+from ..viz import save_image, save_video, upscale
+from ..world import SCENARIOS, STOCHASTIC_SCENARIOS, make_clips
 
 VDT_NAME = "VDT (bundled)"
 BLANK_NAME = "blank (no balls)"  # baselines.REFERENCES: every ball lost, so its position error is the cap
@@ -116,7 +116,8 @@ def run_sample(checkpoint=None, task: str = "predict", scenario: str = "mixed", 
     if task not in TASKS:
         raise ValueError(f"task must be one of {TASKS}, got {task!r}")
     checkpoint = default_checkpoint() if checkpoint is None else checkpoint  # "" is an error, not the default
-    sampler, steps = _sampling(checkpoint, sampler, steps)
+    uncertain = task == "predict" and scenario in STOCHASTIC_SCENARIOS  # its own measured sampler (lesson 9)
+    sampler, steps = _sampling(checkpoint, sampler, steps, "stochastic" if uncertain else "predict")
     check_int("num_clips", num_clips, 1), check_seed("seed", seed)
     out = check_output("out", out, "file", VIDEO_SUFFIXES)
     model = load_model(checkpoint, device=pick_device())
@@ -125,14 +126,15 @@ def run_sample(checkpoint=None, task: str = "predict", scenario: str = "mixed", 
     num_given = num_given_of(checkpoint, model.cfg.num_frames) if num_given is None else \
         check_int("num_given", num_given, 1, model.cfg.num_frames - 1)
     generated = generate(model, clips.frames, task, num_given=num_given, steps=steps, seed=seed, sampler=sampler)
-    scores = generated_scores(generated, clips.frames, task_mask(model, task, clips.frames.shape, num_given, seed))
-    rows = [side_by_side(truth, fake) for truth, fake in zip(clips.frames, generated)]
+    mask = task_mask(model, task, clips.frames.shape, num_given, seed)
+    scores = generated_scores(generated, clips.frames, mask)
+    video = labelled_video([(scenario, clips.frames, generated)], num_given, generated=mask.mean((0, 2, 3)))
     with writing(out):
-        path = save_video(out, upscale(_stack_rows(rows), 4), fps=4)
+        path = save_video(out, video, fps=4)
     ssim_text = "n/a (no whole frame generated)" if scores["ssim"] is None else f"{scores['ssim']:.3f}"
     print(f"{task} on {num_clips} '{scenario}' clips, scored on the generated {scores['generated_fraction']:.0%} of "
           f"the pixels: MSE {scores['mse']:.1f}  PSNR {scores['psnr']:.1f} dB  SSIM {ssim_text}  -> {path} "
-          f"(left: truth, right: model)")
+          f"(left: truth, right: the model; each frame says whether it was given or generated)")
     return scores
 
 
@@ -163,21 +165,14 @@ def generated_scores(generated: np.ndarray, truth: np.ndarray, mask: np.ndarray)
             "generated_fraction": float(mask.mean())}
 
 
-def _sampling(checkpoint, sampler, steps) -> tuple[str, int]:
-    """The sampler and steps asked for, each defaulting to the checkpoint card's measured choice."""
-    card_sampler, card_steps = sampling_of(checkpoint)
+def _sampling(checkpoint, sampler, steps, task: str = "predict") -> tuple[str, int]:
+    """The sampler and steps asked for, each defaulting to the checkpoint card's measured choice for `task`
+    (cards.SAMPLING_TASKS)."""
+    card_sampler, card_steps = sampling_of(checkpoint, task)
     sampler = card_sampler if sampler is None else sampler
     if sampler not in SCHEDULERS:
         raise ValueError(f"sampler must be one of {tuple(SCHEDULERS)}, got {sampler!r}")
     return sampler, check_int("steps", card_steps if steps is None else steps, 1, 1000)
-
-
-def _stack_rows(rows: list[np.ndarray]) -> np.ndarray:
-    """Stack videos (F, H, W, 3) vertically, one clip per row, with a white line between."""
-    F, _, W, _ = rows[0].shape
-    line = np.full((F, 1, W, 3), 255, np.uint8)
-    parts = [part for row in rows for part in (row, line)][:-1]
-    return np.concatenate(parts, axis=1)
 
 
 # --------------------------------------------------------------------------------------------
@@ -208,12 +203,14 @@ def labelled_grid(shown: list, num_given: int, scale: int = 2) -> np.ndarray:
     return _draw_text(image, texts)
 
 
-def labelled_video(shown: list, num_given: int, scale: int = 4) -> np.ndarray:
+def labelled_video(shown: list, num_given: int, scale: int = 4, generated=None) -> np.ndarray:
     """Video frames (F, H', W', 3) of the same clips: truth | VDT per row, the scenario on the left, and a header
     saying which frame this is and whether the model was given it or predicted it (also the prediction's frame
-    colour)."""
+    colour). generated: the share of each frame's pixels the model generated (F,), for tasks other than forward
+    prediction (minivdt sample); by default frames 1..num_given are given and the rest predicted."""
     _, first, _ = shown[0]
     F, H, W = first.shape[1:4]
+    generated = np.array([0.0] * num_given + [1.0] * (F - num_given)) if generated is None else np.asarray(generated)
     h, w, gap, border = H * scale, W * scale, 4, 3
     pairs = [(f"{scenario} {i + 1}", truth[i], predicted[i]) for scenario, truth, predicted in shown
              for i in range(len(truth))]
@@ -222,14 +219,15 @@ def labelled_video(shown: list, num_given: int, scale: int = 4) -> np.ndarray:
     base = np.full((ys[-1] + h + 2 * border, x_vdt + w + 2 * border, 3), 255, np.uint8)
     out = []
     for f in range(F):
-        given = f < num_given
+        given = generated[f] == 0
         color = GIVEN_COLOR if given else PREDICTED_COLOR
         image = base.copy()
         for (_, truth, predicted), y in zip(pairs, ys):
             image[y - border:y + h + border, x_vdt - border:x_vdt + w + border] = color
             image[y:y + h, x_truth:x_truth + w] = upscale(truth[f], scale)
             image[y:y + h, x_vdt:x_vdt + w] = upscale(predicted[f], scale)
-        state = "given to the model" if given else "predicted by the VDT"
+        state = "given to the model" if given else "predicted by the VDT" if generated[f] == 1 else \
+            f"{generated[f]:.0%} of it generated by the VDT, the rest given"
         texts = [(4, 2, f"frame {f + 1} of {F}: {state}", color),
                  (x_truth, 18, "truth", TEXT_COLOR), (x_vdt, 18, "VDT" + (": given, = truth" if given else ""), color)]
         texts += [(4, y + h // 2 - 7, label, TEXT_COLOR) for (label, _, _), y in zip(pairs, ys)]

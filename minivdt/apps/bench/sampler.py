@@ -19,15 +19,16 @@ from pathlib import Path
 import numpy as np
 
 from ...baselines import vdt_predictor
-from ...cards import read_card, write_card_sampling
+from ...cards import num_given_of, read_card, training_config_of, write_card_sampling
 from ...course import default_checkpoint
 from ...data import clip_config, split_seeds
 from ...diffusion import SCHEDULERS
 from ...metrics import evaluate, to_jsonable
 from ...training import load_model, pick_device
-from ...world import SCENARIOS, make_clips
+from ...world import SCENARIOS, STOCHASTIC_SCENARIOS, make_clips, make_world
 from .common import md_stamp, md_table, publish, render_files, set_threads, stamp
 from .physics import unconditional_ball_counts
+from .stochastic import STOCHASTIC_CANDIDATES, sampler_scores
 
 CANDIDATES = ("ddpm:25", "ddpm:50", "ddim:25", "ddim:10", "ddim:5", "ddim:2", "ddim:1", "dpm:10", "dpm:25")
 
@@ -42,16 +43,17 @@ def parse_candidate(text: str) -> tuple[str, int]:
 
 
 def bench_sampler(checkpoint=None, candidates=CANDIDATES, num_val: int = 32, scenarios=SCENARIOS, seed: int = 0,
-                  progress=print, num_unconditional: int = 32) -> dict:
+                  progress=print, num_unconditional: int = 32, stochastic_candidates=STOCHASTIC_CANDIDATES) -> dict:
     """Score every "sampler:steps" candidate on `num_val` val clips per scenario, and on `num_unconditional`
-    unconditional samples from each of noise seeds seed + 1 and seed + 2 -> results and the two choices."""
+    unconditional samples from each of noise seeds seed + 1 and seed + 2; a model trained on stochastic scenarios
+    also has stochastic_candidates scored by the energy score (stochastic.sampler_scores) -> results and choices."""
     parsed = [parse_candidate(c) for c in candidates]
     checkpoint = Path(checkpoint) if checkpoint is not None else default_checkpoint()
     model = load_model(checkpoint, device=pick_device())
     config = clip_config(model)
-    num_given = config.num_frames // 2
+    num_given = num_given_of(checkpoint, config.num_frames)
     val = {s: make_clips(s, split_seeds("val", num_val), config) for s in scenarios}
-    trained_on = tuple(read_card(checkpoint).get("train_config", {}).get("scenarios", SCENARIOS))
+    trained_on = tuple(training_config_of(checkpoint).get("scenarios", SCENARIOS))
     rows = []
     for sampler, steps in parsed:
         start = time.perf_counter()
@@ -76,10 +78,18 @@ def bench_sampler(checkpoint=None, candidates=CANDIDATES, num_val: int = 32, sce
                  f"{rows[-1]['unconditional']['model']:.2f} balls/frame (real {rows[-1]['unconditional']['real']:.2f})")
     best = min(rows, key=lambda r: (round(r["mean_position_error"], 2), r["steps"]))
     fullest = min(rows, key=lambda r: (round(abs(r["unconditional"]["ratio"] - 1), 2), r["steps"]))
+    choice = dict(sampler=best["sampler"], steps=best["steps"],
+                  unconditional=dict(sampler=fullest["sampler"], steps=fullest["steps"]))
+    uncertain = []
+    if set(trained_on) & set(STOCHASTIC_SCENARIOS):  # its own choice: the lowest energy score against the futures
+        world = make_world(training_config_of(checkpoint).get("world") or {}, size=config.size,
+                           num_frames=config.num_frames)
+        uncertain = sampler_scores(model, [parse_candidate(c) for c in stochastic_candidates], world, num_given,
+                                   num_val, seed=seed, progress=progress)
+        calmest = min(uncertain, key=lambda r: (round(r["energy"], 2), r["steps"]))
+        choice["stochastic"] = dict(sampler=calmest["sampler"], steps=calmest["steps"])
     return to_jsonable(dict(section="sampler", checkpoint=str(checkpoint), num_val_per_scenario=num_val, seed=seed,
-                            rows=rows, choice=dict(sampler=best["sampler"], steps=best["steps"],
-                                                   unconditional=dict(sampler=fullest["sampler"],
-                                                                      steps=fullest["steps"])), **stamp()))
+                            rows=rows, stochastic_rows=uncertain, choice=choice, **stamp()))
 
 
 def render(result: dict, page) -> str:
@@ -100,6 +110,14 @@ def render(result: dict, page) -> str:
     lines += ["", f"Chosen for forward prediction: **{choice['sampler']}, {choice['steps']} steps**.",
               f"Chosen for unconditional generation: **{choice['unconditional']['sampler']}, "
               f"{choice['unconditional']['steps']} steps**.", ""]
+    if result.get("stochastic_rows"):
+        lines += ["Stochastic scenarios: each candidate draws 8 futures of the same validation clips, scored by the "
+                  "energy score against 16 simulator futures (lesson 9); the lowest wins.", "",
+                  *md_table(["sampler", "steps", "energy px", "lost", "Brier"],
+                            [[r["sampler"], r["steps"], f"{r['energy']:.3f}", f"{r['lost']:.1%}", f"{r['brier']:.3f}"]
+                             for r in result["stochastic_rows"]]),
+                  "", f"Chosen for uncertain futures: **{choice['stochastic']['sampler']}, "
+                      f"{choice['stochastic']['steps']} steps**.", ""]
     return "\n".join(lines)
 
 
@@ -108,7 +126,8 @@ def main(args) -> dict:
     set_threads(args)
     candidates = args.candidates or (("ddim:1", "ddpm:2") if args.quick else CANDIDATES)
     result = bench_sampler(args.checkpoint, candidates, num_val=1 if args.quick else args.num_val,
-                           scenarios=("drop",) if args.quick else SCENARIOS, num_unconditional=2 if args.quick else 32)
+                           scenarios=("drop",) if args.quick else SCENARIOS, num_unconditional=2 if args.quick else 32,
+                           stochastic_candidates=candidates if args.quick else STOCHASTIC_CANDIDATES)
     result["quick"] = args.quick
     if args.write_card:
         choice = dict(result["choice"], chosen_by=f"minivdt bench sampler ({result['num_val_per_scenario']} "

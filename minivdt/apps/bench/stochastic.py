@@ -57,7 +57,7 @@ def bench_stochastic(checkpoint=None, cnn_run=None, num_clips: int = 64, num_fut
     if cnn_run is not None:
         cnn, cnn_info = load_cnn(cnn_run)
         budget = float(read_card(checkpoint).get("train_seconds", 0.0))
-        if abs(float(cnn_info.get("budget_s", -1)) - budget) > 1e-6:
+        if abs(float(cnn_info.get("budget_s", -1)) - budget) > 0.01 * budget:  # a run stops after its budget's step
             raise ValueError(f"--cnn-run {str(cnn_run)!r} was trained for {cnn_info.get('budget_s')} s, but the VDT "
                              f"for {budget} s (its training.json): not an equal-budget comparison")
         cnn_info.pop("curve", None)
