@@ -96,6 +96,31 @@ def test_train_and_eval_on_a_folder_of_videos(tmp_path):
     assert sorted(p.name for p in videos.iterdir()) == before  # nothing written into the user's folder
 
 
+@pytest.mark.parametrize("source", ["world", "data"])
+def test_world_and_data_under_accelerate_launch_with_two_processes(tmp_path, source):
+    """Scale out (issue 23): two CPU processes train on a changed world or on a video folder; the run keeps the world
+    (or the data path) and each process reads the same clips, taking its share of every batch (make_batch)."""
+    options = ["--world", WORLD, "--scenarios", "drop"] if source == "world" else ["--data", str(tmp_path / "v")]
+    if source == "data":
+        write_videos(tmp_path / "v")
+    run = tmp_path / "ddp"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    env.pop("MINIVDT_DEBUG", None)
+    command = [sys.executable, "-m", "accelerate.commands.launch", "--cpu", "--num_processes", "2", "--num_machines",
+               "1", "--mixed_precision", "no", "--dynamo_backend", "no", "-m", "minivdt.apps.cli", "train",
+               "--preset", "smoke", *options, "--out", str(run)]
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    state = read_state(run / "checkpoint")
+    assert state["step"] == 4
+    if source == "world":
+        assert state["train_config"]["world"] == {"gravity": 0.015, "restitution": 0.6}
+        assert list(state["train_config"]["scenarios"]) == ["drop"]
+    else:
+        assert state["train_config"]["data"] == str(tmp_path / "v")
+        assert done.stdout.count("3 files read") == 1  # the clip summary is printed once, by the main process
+
+
 @pytest.mark.parametrize("argv, message", [
     (["train", "--preset", "smoke", "--data", "nowhere/", "--out", "{tmp}/r"], "nowhere"),
     (["train", "--preset", "smoke", "--init-from", "{tmp}", "--out", "{tmp}/r"], "has no config.json"),
