@@ -1,4 +1,4 @@
-"""The equal-budget regressor of Lesson 9's benchmark: the SimVP-CNN of `bench quality` (assets/benchmarks/cnn_run.pt,
+"""The equal-budget regressor of Lesson 9's benchmark: the SimVP-CNN of `bench quality` (assets/benchmarks/cnn_run,
 trained for the bundled VDT's 23385 s on the deterministic scenarios) fine-tuned on the same clips as the VDT's
 fine-tuning (assets/train_stochastic.py: 4000 training clips of each of the six scenarios) for the same training
 seconds, so both models have had the same CPU time in all.
@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from minivdt.apps.bench.common import eval_subset, mean_position_error
-from minivdt.baselines import cnn_predictor, deterministic_sampler, make_cnn, save_cnn, train_cnn
+from minivdt.baselines import cnn_predictor, deterministic_sampler, load_cnn, save_cnn, train_cnn
 from minivdt.checkpoints import write_atomic
 from minivdt.data import split_seeds
 from minivdt.futures import sample_futures
@@ -27,7 +27,7 @@ from minivdt.metrics import evaluate_uncertain, to_jsonable
 from minivdt.training import load_training_videos, make_train_config
 from minivdt.world import ALL_SCENARIOS, make_clips
 
-START = Path(__file__).resolve().parent / "benchmarks" / "cnn_run.pt"
+START = Path(__file__).resolve().parent / "benchmarks" / "cnn_run"  # a baselines.save_cnn folder
 
 
 def main():
@@ -37,8 +37,7 @@ def main():
     args = parser.parse_args()
     torch.set_num_threads(1)
     out, partial = Path(args.out), Path(f"{args.out}.partial.pt")
-    start = torch.load(START, map_location="cpu", weights_only=True)
-    info0 = start["info"]
+    start, info0 = load_cnn(START)
     cfg = make_train_config("cpu-tiny", scenarios=ALL_SCENARIOS, num_train_clips=4000 * len(ALL_SCENARIOS))
     videos = load_training_videos(cfg).numpy()  # the VDT fine-tuning's clips, (N, F, H, W, 3)
     subset = eval_subset(4)
@@ -57,10 +56,8 @@ def main():
         saved = torch.load(partial, map_location="cpu", weights_only=True)
         resume, curve[:] = saved["state"], saved["curve"]
     else:  # start from the deterministic CNN's weights with a fresh optimizer, as the VDT starts from its model
-        model = make_cnn(8, 8, seed=info0["seed"])
-        model.load_state_dict(start["state_dict"])
-        optimizer = torch.optim.AdamW(model.parameters(), lr=info0["learning_rate"])
-        resume = dict(model=model.state_dict(), optimizer=optimizer.state_dict(), step=0, train_seconds=0.0)
+        optimizer = torch.optim.AdamW(start.parameters(), lr=info0["learning_rate"])
+        resume = dict(model=start.state_dict(), optimizer=optimizer.state_dict(), step=0, train_seconds=0.0)
 
     def save_state(state):
         buffer = io.BytesIO()
@@ -71,7 +68,7 @@ def main():
                             learning_rate=info0["learning_rate"], seed=info0["seed"] + 1, callback=callback,
                             callback_every_s=args.budget_s / 8, resume=resume, save_state=save_state,
                             save_every_s=300)
-    info = {**info, "budget_s": args.budget_s, "init": "assets/benchmarks/cnn_run.pt",
+    info = {**info, "budget_s": args.budget_s, "init": "assets/benchmarks/cnn_run",
             "init_train_seconds": info0["train_seconds"], "init_steps": info0["steps"]}
     save_cnn(model, out, to_jsonable({**info, "curve": curve}))
     partial.unlink(missing_ok=True)

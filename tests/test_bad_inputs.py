@@ -510,7 +510,7 @@ def test_pickle_payloads_never_run(smoke_run, tiny_model, tmp_path, capfd, monke
         "resume": (["train", "--preset", "smoke", "--out", str(smoke_run), "--steps", "3", "--resume"],
                    "refused for safety"),
         "export": (["export", str(smoke_run), str(tmp_path / "exported")], "refused for safety"),
-        "--cnn-run": (bench + ["--cnn-run", str(payload_pt)], "unsafe"),
+        "--cnn-run": (bench + ["--cnn-run", str(payload_pt)], "expected a folder"),  # a save_cnn folder, never a .pt
         "--vdt-run": (bench + ["--vdt-run", str(payload_pt)], "not a JSON-lines"),
         "demo --checkpoint": (["demo", "--checkpoint", str(pickled_model), "--out", str(tmp_path / "demo")],
                               "only safetensors"),

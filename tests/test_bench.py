@@ -13,7 +13,7 @@ import torch
 
 from minivdt import baselines
 from minivdt.apps import cli
-from minivdt.apps.bench import common, curves, quality, speed
+from minivdt.apps.bench import common, quality, speed
 from minivdt.apps.bench.speed import SPEED_SIZES
 from minivdt.masks import make_mask
 from minivdt.model import VDT
@@ -116,9 +116,10 @@ def test_interrupted_cnn_curve_continues_from_its_partial_file(tmp_path, monkeyp
     subset = common.eval_subset(1, scenarios=("drop",))
     kwargs = dict(budget_s=1e6, eval_every_s=None, max_steps=4, batch_size=2, save_every_s=1e-9,
                   model_kwargs=dict(hidden=8, translator_width=16, translator_depth=1))
-    points, straight, _ = curves.learning_curve_cnn(videos, subset, **kwargs)
+    straight, info = quality.train_cnn_curve(videos, subset, **kwargs)
+    points = info["curve"]
     partial, writes = tmp_path / "cnn.pt.partial", []
-    real_write = curves.write_atomic
+    real_write = quality.write_atomic
 
     def write_then_die(path, data):  # the machine goes away right after the second save
         real_write(path, data)
@@ -126,19 +127,20 @@ def test_interrupted_cnn_curve_continues_from_its_partial_file(tmp_path, monkeyp
         if len(writes) == 2:
             raise KeyboardInterrupt
 
-    monkeypatch.setattr(curves, "write_atomic", write_then_die)
+    monkeypatch.setattr(quality, "write_atomic", write_then_die)
     with pytest.raises(KeyboardInterrupt):
-        curves.learning_curve_cnn(videos, subset, partial=partial, **kwargs)
+        quality.train_cnn_curve(videos, subset, partial=partial, **kwargs)
     assert partial.exists()
-    monkeypatch.setattr(curves, "write_atomic", real_write)
-    resumed_points, resumed, info = curves.learning_curve_cnn(videos, subset, partial=partial, **kwargs)
+    monkeypatch.setattr(quality, "write_atomic", real_write)
+    resumed, info = quality.train_cnn_curve(videos, subset, partial=partial, **kwargs)
+    resumed_points = info["curve"]
     assert info["steps"] == 4 and not partial.exists()
     assert [p["step"] for p in resumed_points] == [p["step"] for p in points] == [0, 4]
     for (name, a), b in zip(straight.state_dict().items(), resumed.state_dict().values()):
         assert torch.equal(a, b), name
     partial.write_bytes(b"garbage")
     with pytest.raises(ValueError, match="corrupt"):
-        curves.learning_curve_cnn(videos, subset, partial=partial, **kwargs)
+        quality.train_cnn_curve(videos, subset, partial=partial, **kwargs)
 
 
 @pytest.mark.parametrize("attention_mode", ["factorised", "joint"])
@@ -163,31 +165,31 @@ def test_learning_curve_from_log_reads_the_eval_points_of_a_run_log(tmp_path):
     lines = [dict(step=5, seconds=1.0, loss=0.3), dict(step=10, seconds=2.5, position_error=4.0),
              dict(step=20, seconds=5.0, position_error=3.0, one_shot_position_error=2.0)]
     (tmp_path / "log.jsonl").write_text("\n".join(json.dumps(line) for line in lines) + "\n")
-    points = curves.learning_curve_from_log(tmp_path)  # a run folder: its log.jsonl
+    points = quality.learning_curve_from_log(tmp_path)  # a run folder: its log.jsonl
     assert points == [dict(seconds=2.5, step=10, position_error=4.0), dict(seconds=5.0, step=20, position_error=3.0)]
-    assert curves.learning_curve_from_log(tmp_path / "log.jsonl", "one_shot_position_error")[0]["position_error"] == 2.0
+    assert quality.learning_curve_from_log(tmp_path / "log.jsonl", "one_shot_position_error")[0]["position_error"] == 2.0
     (tmp_path / "bad.jsonl").write_text("{not json\n")
     with pytest.raises(ValueError, match="not a JSON-lines"):
-        curves.learning_curve_from_log(tmp_path / "bad.jsonl")
+        quality.learning_curve_from_log(tmp_path / "bad.jsonl")
 
 
 def test_cnn_run_is_saved_and_reused_only_for_the_same_budget(tmp_path):
+    """`bench quality --cnn-run FOLDER` keeps the SimVP as a baselines.save_cnn folder (its learning curve in its
+    info) and reads it back only for the budget it was trained for."""
     videos = np.random.default_rng(0).integers(0, 255, (6, 16, 32, 32, 3), dtype=np.uint8)
     model, info = baselines.train_cnn(videos, max_steps=1, batch_size=2, seed=0,
-                                  model_kwargs=dict(hidden=8, translator_width=16, translator_depth=1))
-    info["budget_s"] = 5.0
-    small = dict(hidden=8, translator_width=16, translator_depth=1)
-    path = curves.save_cnn_run(tmp_path / "cnn.pt", [{"seconds": 0.0, "step": 0, "position_error": 1.0}], model,
-                              info, small)
-    _, loaded, loaded_info = curves.load_cnn_run(path, budget_s=5.0)
-    assert loaded_info["steps"] == 1
+                                      model_kwargs=dict(hidden=8, translator_width=16, translator_depth=1))
+    curve = [{"seconds": 0.0, "step": 0, "position_error": 1.0}]
+    folder = baselines.save_cnn(model, tmp_path / "cnn", dict(info, budget_s=5.0, curve=curve))
+    loaded, loaded_info = quality.load_cnn_run(folder, budget_s=5.0)
+    assert loaded_info["steps"] == 1 and loaded_info["curve"] == curve
     for a, b in zip(model.state_dict().values(), loaded.state_dict().values()):
         assert torch.equal(a, b)
     with pytest.raises(ValueError, match="trained for 5.0 s"):
-        curves.load_cnn_run(path, budget_s=6.0)
-    path.write_bytes(b"garbage")
-    with pytest.raises(ValueError, match="corrupt"):
-        curves.load_cnn_run(path, budget_s=5.0)
+        quality.load_cnn_run(folder, budget_s=6.0)
+    (folder / baselines.CNN_WEIGHTS).write_bytes(b"garbage")
+    with pytest.raises(ValueError, match="corrupt"):  # a CheckpointError
+        quality.load_cnn_run(folder, budget_s=5.0)
 
 
 def test_sampler_choice_is_measured_on_val_and_becomes_the_models_default(tmp_path, tiny_checkpoint):

@@ -247,13 +247,9 @@ def _add_quality_args(parser):
     parser.add_argument("--sampler", choices=SAMPLERS, default=None,
                         help="sampler of the VDT (default: the checkpoint card's measured choice, see bench sampler)")
     parser.add_argument("--no-cnn", action="store_true", help="leave out the equal-budget SimVP-CNN")
-    parser.add_argument("--num-train-clips", type=_int(1, MAX_CLIPS), default=None,
-                        help="CNN training clips (default: training.json's num_train_clips, else 4000)")
-    parser.add_argument("--curve-every-s", type=_positive_float, default=None,
-                        help="CNN learning-curve eval interval in training seconds (default budget / 8)")
     parser.add_argument("--cnn-run", default=None,
-                        help="a .pt file: reuse the SimVP trained there for the same budget, or train and save it "
-                             "(an interrupted training continues from FILE.partial when run again)")
+                        help="a folder: reuse the SimVP trained there for the same budget, or train and save it "
+                             "(baselines.save_cnn; an interrupted training continues from FOLDER.partial.pt)")
     parser.add_argument("--vdt-run", default=None,
                         help="VDT run folder (its log.jsonl) or .jsonl file with position_error points "
                              "(e.g. assets/bundled_curve.py's)")
@@ -491,9 +487,8 @@ def _run_bench(args):
     if args.bench_command != "card":  # card reads --out, the others write there
         check_output("--out", args.out, "dir")
         check_output("--md", args.md, "file")
-    for option in ("cnn_run",) if args.bench_command != "stochastic" else ():  # quality writes it, stochastic reads
-        if getattr(args, option, None):
-            check_output("--" + option.replace("_", "-"), getattr(args, option), "file")
+    if args.bench_command == "quality" and args.cnn_run:  # quality writes it, stochastic reads it
+        check_output("--cnn-run", args.cnn_run, "dir")
     if getattr(args, "device", None) is not None:
         from ..checks import check_device
 

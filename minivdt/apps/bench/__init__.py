@@ -13,9 +13,9 @@ report.py only assembles BENCHMARKS.md from the section files, in the order of i
 benchmark. A new benchmark is a module with those three functions, its entry in BENCH_COMMANDS, its rerender in the
 "report" entry there, and its section name in report.SECTIONS.
 
-The benchmarks: quality (the VDT against the baselines and an equal-budget SimVP-CNN, the project's targets; with
-physics.py's extras and curves.py's learning curves), recipe, conditioning and scaling (training studies, run by
-study.py), sampler, speed, laptop_gpu (measured on a GPU by assets/laptop_gpu_check.py). card.py writes the model
-card and README's generated tables from the JSON files. `--quick` runs tiny sizes in seconds (the smoke test); its
+The benchmarks: quality (the VDT against the baselines and an equal-budget SimVP-CNN, the project's targets and
+the learning curves; with physics.py's extras), recipe, conditioning and scaling (training studies, run by study.py),
+sampler, speed, laptop_gpu (measured on a GPU by assets/laptop_gpu_check.py). card.py writes the model card and
+README's generated tables from the JSON files. `--quick` runs tiny sizes in seconds (the smoke test); its
 numbers mean nothing.
 """

@@ -1,24 +1,27 @@
 """Benchmarks — prediction quality (`minivdt bench quality`): the VDT against copy-last-frame, constant velocity
 and a SimVP-CNN trained for the same wall-clock budget, on the test split of each scenario, with learning curves
-and the project's targets."""
+(position error on a fixed validation subset against training seconds: the CNN's traced while it trains, the VDT's
+from a run's log) and the project's targets."""
 
 from __future__ import annotations
 
+import io
+import json
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from ...baselines import BASELINES, REFERENCES, cnn_predictor, vdt_predictor
-from ...cards import CARD_FILE, read_card, sampling_of
+from ...baselines import BASELINES, REFERENCES, cnn_predictor, load_cnn, save_cnn, train_cnn, vdt_predictor
+from ...cards import CARD_FILE, num_given_of, read_card, sampling_of
+from ...checkpoints import write_atomic
 from ...course import default_checkpoint
 from ...data import clip_config, split_seeds
 from ...metrics import evaluate, to_jsonable
 from ...training import TrainConfig, load_model, load_training_videos, make_train_config, pick_device
 from ...world import SCENARIOS, make_clips
-from .common import (CNN_NAME, TRIVIAL, VDT_NAME, eval_subset, md_stamp, md_table, plot_curves, publish,
-                     render_files, set_threads, shown, stamp)
-from .curves import learning_curve_cnn, learning_curve_from_log, load_cnn_run, save_cnn_run
+from .common import (CNN_NAME, TRIVIAL, VDT_NAME, eval_subset, md_stamp, md_table, mean_position_error, plot_curves,
+                     publish, render_files, set_threads, shown, stamp)
 from .physics import best_of_k, context_sensitivity, physics_markdown, unconditional_ball_counts
 
 # The project's bar for "the VDT learns physics" (BENCHMARKS.md lists each as met or not).
@@ -27,6 +30,7 @@ CV_FACTOR = 0.6  # on GRAVITY_SCENARIOS: VDT position error <= CV_FACTOR x const
 MAX_LOST = 0.03  # fraction of balls the tracker may lose in the VDT's predictions, on every scenario
 BALL_COUNT_TOLERANCE = 0.10  # unconditional samples: balls per frame within ±10 % of real clips
 CNN_FACTOR = 1.5  # stretch: VDT position error within 1.5x the equal-budget SimVP-CNN's
+QUICK_CNN = dict(hidden=8, translator_width=16, translator_depth=1)  # --quick: a SimVP that trains in seconds
 
 
 def _target(met, detail):
@@ -38,35 +42,28 @@ def target_verdict(target: dict) -> str:
     return "not measured" if not target.get("measured", True) else "met" if target["met"] else "NOT met"
 
 
-def _not_measured():
-    return {"met": False, "measured": False, "detail": f"this run has no equal-budget {CNN_NAME}"}
-
-
 def check_targets(results: dict, physics: dict | None = None) -> dict:
-    """Each target {"met": bool, "detail": str}, from {scenario: {method: evaluate() dict}} and the physics extras."""
+    """Each target {"met": bool, "detail": str}, from {scenario: {method: evaluate() dict}} and the physics extras;
+    the stretch targets against the CNN are {"measured": False} in a run without it."""
+    no_cnn = {"met": False, "measured": False, "detail": f"this run has no equal-budget {CNN_NAME}"}
     targets = {}
     for s, methods in results.items():
-        vdt = methods[VDT_NAME]
-        best = min(TRIVIAL, key=lambda m: methods[m]["position_error"])
+        vdt, px = methods[VDT_NAME], {m: r["position_error"] for m, r in methods.items()}
+        best = min(TRIVIAL, key=px.get)
         targets[f"{s}: pos err below copy-last and constant velocity"] = _target(
-            all(vdt["position_error"] < methods[m]["position_error"] for m in TRIVIAL),
-            f"{vdt['position_error']:.2f} vs {best} {methods[best]['position_error']:.2f} px")
+            all(px[VDT_NAME] < px[m] for m in TRIVIAL), f"{px[VDT_NAME]:.2f} vs {best} {px[best]:.2f} px")
         if s in GRAVITY_SCENARIOS:
-            cv = methods["constant_velocity"]["position_error"]
+            bar = CV_FACTOR * px["constant_velocity"]
             targets[f"{s}: pos err <= {CV_FACTOR} x constant velocity"] = _target(
-                vdt["position_error"] <= CV_FACTOR * cv, f"{vdt['position_error']:.2f} vs {CV_FACTOR * cv:.2f} px")
+                px[VDT_NAME] <= bar, f"{px[VDT_NAME]:.2f} vs {bar:.2f} px")
         targets[f"{s}: lost balls < {MAX_LOST:.0%}"] = _target(vdt["lost_fraction"] < MAX_LOST,
                                                               f"{vdt['lost_fraction']:.3f}")
         contact = max(methods[m]["contact_accuracy"] for m in TRIVIAL)
         targets[f"{s}: contact accuracy >= the better trivial baseline"] = _target(
             vdt["contact_accuracy"] >= contact, f"{vdt['contact_accuracy']:.3f} vs {contact:.3f}")
-        name = f"{s}: (stretch) pos err <= {CNN_FACTOR} x {CNN_NAME}"
-        if CNN_NAME in methods:
-            cnn = methods[CNN_NAME]["position_error"]
-            targets[name] = _target(vdt["position_error"] <= CNN_FACTOR * cnn,
-                                    f"{vdt['position_error']:.2f} vs {CNN_FACTOR * cnn:.2f} px")
-        else:
-            targets[name] = _not_measured()
+        bar = CNN_FACTOR * px[CNN_NAME] if CNN_NAME in px else None
+        targets[f"{s}: (stretch) pos err <= {CNN_FACTOR} x {CNN_NAME}"] = dict(no_cnn) if bar is None else _target(
+            px[VDT_NAME] <= bar, f"{px[VDT_NAME]:.2f} vs {bar:.2f} px")
     if physics:
         counts = physics["unconditional_ball_counts"]
         targets["unconditional samples: balls per frame within ±10 % of real clips"] = _target(
@@ -80,41 +77,102 @@ def check_targets(results: dict, physics: dict | None = None) -> dict:
             cnn = float(np.mean([results[s][CNN_NAME]["position_error"] for s in results]))
             targets[name] = _target(best8 < cnn, f"{best8:.2f} vs {cnn:.2f} px")
         else:
-            targets[name] = _not_measured()
+            targets[name] = dict(no_cnn)
     return targets
 
 
-def _equal_budget_cnn(cnn_run, budget_s, budget_source, num_train_clips, config, subset, curve_every_s, num_given,
-                      seed, quick, progress):
-    """The SimVP trained for the VDT's budget on the same training clips: reused from `cnn_run` when it holds one,
-    else trained (resumably, when cnn_run names a file to keep it in) -> (curve, model, info)."""
-    cnn_kwargs = dict(model_kwargs=dict(hidden=8, translator_width=16, translator_depth=1)) if quick else {}
+def train_cnn_curve(videos, subset, budget_s, eval_every_s, num_given=8, seed=0, partial=None, save_every_s=300,
+                    **train_kwargs):
+    """baselines.train_cnn for budget_s seconds, tracing the position error on `subset` at step 0, every
+    eval_every_s training seconds and at the end -> (model, info with "budget_s" and "curve", the points
+    [{"seconds", "step", "position_error"}]).
+
+    With `partial` (a file path) the run saves its state and curve there every `save_every_s` training seconds and
+    continues from it when started again, so an hours-long equal-budget run survives interruptions; the file is
+    removed once the run is complete."""
+    curve, resume = [], None
+    meta = to_jsonable(dict(budget_s=budget_s, seed=seed, num_given=num_given, num_clips=len(videos),
+                            train_kwargs={k: v for k, v in train_kwargs.items() if k != "device"}))
+    if partial is not None and Path(partial).exists():
+        try:
+            saved = torch.load(partial, map_location="cpu", weights_only=True)  # tensors and plain data only
+        except Exception as error:
+            raise ValueError(f"partial CNN run {str(partial)!r} is corrupt or unsafe "
+                             f"({' '.join(str(error).split())[:200]}); delete it to start again") from None
+        if saved.get("meta") != meta:
+            raise ValueError(f"partial CNN run {str(partial)!r} was started with other settings "
+                             f"({saved.get('meta')} vs {meta}); delete it to start again")
+        curve, resume = list(saved["curve"]), saved["state"]
+
+    def trace(step, model, seconds):
+        curve.append(dict(seconds=round(seconds, 2), step=step,
+                          position_error=mean_position_error(cnn_predictor(model), subset, num_given)))
+
+    def save(state):
+        buffer = io.BytesIO()
+        torch.save({"state": state, "curve": curve, "meta": meta}, buffer)
+        write_atomic(Path(partial), buffer.getvalue())
+
+    model, info = train_cnn(videos, num_given, budget_s=budget_s, seed=seed, callback=trace,
+                            callback_every_s=eval_every_s, resume=resume,
+                            save_state=save if partial is not None else None, save_every_s=save_every_s,
+                            **train_kwargs)
+    if partial is not None:
+        Path(partial).unlink(missing_ok=True)
+    return model, dict(info, budget_s=budget_s, curve=curve)
+
+
+def load_cnn_run(folder, budget_s):
+    """(model, info) of a SimVP kept by `bench quality --cnn-run` (a baselines.save_cnn folder); refuses one
+    trained for another budget."""
+    model, info = load_cnn(folder)
+    if abs(float(info.get("budget_s", -1)) - budget_s) > 1e-6:
+        raise ValueError(f"--cnn-run {str(folder)!r} was trained for {info.get('budget_s')} s, but the budget is "
+                         f"{budget_s} s; delete it or pass the matching --budget-s")
+    return model, info
+
+
+def learning_curve_from_log(path, key: str = "position_error") -> list[dict]:
+    """Eval points (lines that carry `key`, e.g. "position_error" or "one_shot_position_error") of a run folder's
+    log.jsonl or of a .jsonl file, as {"seconds", "step", "position_error"}."""
+    path = Path(path) / "log.jsonl" if Path(path).is_dir() else Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no learning-curve log at {path}")
+    try:
+        rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        return [dict(seconds=float(row["seconds"]), step=row.get("step"), position_error=float(row[key]))
+                for row in rows if key in row]
+    except (UnicodeDecodeError, ValueError, KeyError, TypeError) as error:
+        raise ValueError(f"{path} is not a JSON-lines learning-curve log ({' '.join(str(error).split())[:200]})") \
+            from None
+
+
+def _equal_budget_cnn(cnn_run, budget_s, num_train_clips, config, subset, num_given, seed, quick, progress):
+    """The SimVP trained for the VDT's budget on the same training clips -> (model, info with its "curve"): read
+    back from the folder `cnn_run` when it holds one, else trained (and kept there, resumably, given cnn_run)."""
     if cnn_run is not None and Path(cnn_run).exists():
         progress(f"quality: reusing the {CNN_NAME} trained earlier for {budget_s:.1f} s in {cnn_run}")
-        curve, cnn, info = load_cnn_run(cnn_run, budget_s, num_given, config.num_frames - num_given)
-    else:
-        progress(f"quality: building {num_train_clips} training clips, training {CNN_NAME} for {budget_s:.1f} s "
-                 f"(budget from {budget_source}) with {torch.get_num_threads()} threads")
-        videos = load_training_videos(make_train_config("cpu-tiny", num_train_clips=num_train_clips,
-                                                        image_size=config.size, num_frames=config.num_frames))
-        partial = None if cnn_run is None else Path(f"{cnn_run}.partial")  # resumable when the run is kept
-        curve, cnn, info = learning_curve_cnn(videos.numpy(), subset, budget_s, curve_every_s, num_given,
-                                              seed=seed, partial=partial, device=pick_device(), **cnn_kwargs)
-        info["budget_s"] = budget_s
-        if cnn_run is not None:
-            save_cnn_run(cnn_run, curve, cnn, info, cnn_kwargs.get("model_kwargs"))
-    info["budget_source"] = budget_source
-    return curve, cnn, info
+        return load_cnn_run(cnn_run, budget_s)
+    progress(f"quality: building {num_train_clips} training clips, training {CNN_NAME} for {budget_s:.1f} s "
+             f"with {torch.get_num_threads()} threads")
+    videos = load_training_videos(make_train_config("cpu-tiny", num_train_clips=num_train_clips,
+                                                    image_size=config.size, num_frames=config.num_frames))
+    model, info = train_cnn_curve(videos.numpy(), subset, budget_s, 1.0 if quick else budget_s / 8, num_given, seed,
+                                  partial=None if cnn_run is None else Path(f"{cnn_run}.partial.pt"),
+                                  device=pick_device(), **(dict(model_kwargs=QUICK_CNN) if quick else {}))
+    if cnn_run is not None:
+        save_cnn(model, cnn_run, info)
+    return model, info
 
 
-def bench_quality(checkpoint=None, budget_s=None, num_clips=64, scenarios=SCENARIOS, steps=None, seed=0,
-                  num_train_clips=None, curve_every_s=None, curve_clips=4, vdt_run=None,
-                  quick=False, progress=print, cnn_run=None, sampler=None, cnn=True) -> dict:
-    """VDT vs copy-last-frame, constant velocity and a SimVP trained for the same wall-clock budget, on the test
-    split of each scenario; plus learning curves. budget_s defaults to the checkpoint's training.json
-    "train_seconds". vdt_run: a run folder or .jsonl whose log has eval points (the VDT's learning curve).
-    sampler and steps default to the checkpoint's measured choice (cards.sampling_of); cnn=False leaves the
-    SimVP out (its stretch targets are then reported as not measured)."""
+def bench_quality(checkpoint=None, budget_s=None, num_clips=64, scenarios=SCENARIOS, steps=None, sampler=None,
+                  vdt_run=None, cnn_run=None, cnn=True, seed=0, quick=False, progress=print) -> dict:
+    """VDT vs copy-last-frame, constant velocity and a SimVP trained for the same wall-clock budget on the same
+    training clips, on the test split of each scenario; plus learning curves. budget_s defaults to the checkpoint's
+    training.json "train_seconds". vdt_run: a run folder or .jsonl whose log has eval points (the VDT's learning
+    curve). cnn_run: the folder the SimVP is kept in and reused from. sampler and steps default to the checkpoint's
+    measured choice (cards.sampling_of); cnn=False leaves the SimVP out (its stretch targets are then reported as
+    not measured)."""
     checkpoint = Path(checkpoint) if checkpoint is not None else default_checkpoint()
     card = read_card(checkpoint)
     card_sampler, card_steps = sampling_of(checkpoint)
@@ -130,23 +188,22 @@ def bench_quality(checkpoint=None, budget_s=None, num_clips=64, scenarios=SCENAR
     if budget_s is not None and not budget_s > 0:
         raise ValueError(f"budget_s must be positive, got {budget_s!r}")
     model = load_model(checkpoint, device=pick_device())
-    vdt_run_curve = learning_curve_from_log(vdt_run) if vdt_run is not None else None  # read before the CNN trains
-    config = clip_config(model)
-    num_given = config.num_frames // 2
-    num_train_clips = num_train_clips or card.get("num_train_clips") or TrainConfig().num_train_clips
-    curve_every_s = curve_every_s or (budget_s or 0) / 8 or None
-
-    subset = eval_subset(curve_clips, config, scenarios)
-    cnn_model, cnn_info, curves = None, None, {}
-    if cnn:
-        cnn_curve, cnn_model, cnn_info = _equal_budget_cnn(cnn_run, budget_s, budget_source, num_train_clips, config,
-                                                           subset, curve_every_s, num_given, seed, quick, progress)
-        curves[CNN_NAME] = cnn_curve
-    if vdt_run_curve is not None:
-        curves[VDT_NAME] = vdt_run_curve
+    curves = {}
+    if vdt_run is not None:  # read before the CNN trains
+        curves[VDT_NAME] = learning_curve_from_log(vdt_run)
         one_shot = learning_curve_from_log(vdt_run, "one_shot_position_error")  # assets/bundled_curve.py's column
         if one_shot:
             curves[f"{VDT_NAME} one-shot x̂₀"] = one_shot
+    config = clip_config(model)
+    num_given = num_given_of(checkpoint, config.num_frames)
+    num_train_clips = 10 if quick else card.get("num_train_clips") or TrainConfig().num_train_clips
+    cnn_model, cnn_info = None, None
+    if cnn:
+        subset = eval_subset(1 if quick else 4, config, scenarios)
+        cnn_model, cnn_info = _equal_budget_cnn(cnn_run, budget_s, num_train_clips, config, subset, num_given, seed,
+                                                quick, progress)
+        curves = {CNN_NAME: cnn_info.pop("curve"), **curves}
+        cnn_info["budget_source"] = budget_source
 
     methods = {VDT_NAME: vdt_predictor(model, steps=steps, seed=seed, sampler=sampler),
                **({CNN_NAME: cnn_predictor(cnn_model)} if cnn_model is not None else {}), **BASELINES, **REFERENCES}
@@ -207,13 +264,10 @@ def main(args) -> dict:
     """`minivdt bench quality`."""
     set_threads(args)
     quick = args.quick
-    q = bench_quality(
-        checkpoint=args.checkpoint, budget_s=args.budget_s if args.budget_s or not quick else 2.0,
-        num_clips=args.num_clips or (2 if quick else 64), scenarios=tuple(args.scenarios or
-                                                                          (("drop", "roll") if quick else SCENARIOS)),
-        steps=args.steps or (2 if quick else None), num_train_clips=args.num_train_clips or (10 if quick else None),
-        curve_every_s=1.0 if quick else args.curve_every_s, curve_clips=1 if quick else 4, vdt_run=args.vdt_run,
-        quick=quick, cnn_run=args.cnn_run, sampler=args.sampler, cnn=not args.no_cnn)
+    q = bench_quality(args.checkpoint, args.budget_s or (2.0 if quick else None), args.num_clips or (2 if quick else 64),
+                      tuple(args.scenarios or (("drop", "roll") if quick else SCENARIOS)),
+                      args.steps or (2 if quick else None), args.sampler, args.vdt_run, args.cnn_run,
+                      cnn=not args.no_cnn, quick=quick)
     curves = {name: ([p["seconds"] for p in points], [p["position_error"] for p in points])
               for name, points in q["learning_curves"].items() if points}
     q["plot"] = str(plot_curves(Path(args.out) / "learning_curves.png",
