@@ -33,8 +33,10 @@ def read_card(folder: str | os.PathLike) -> dict:
         return {}
     card = read_json_object(path)
     check_fields(path, card, CARD_BOUNDS)
-    if not isinstance(card.get("train_config", {}), dict):
-        raise CheckpointError(f"{path}: train_config must be a JSON object, got {type(card['train_config']).__name__}")
+    for name in ("train_config", "init"):
+        if not isinstance(card.get(name, {}), dict):
+            raise CheckpointError(f"{path}: {name} must be a JSON object, got {type(card[name]).__name__}")
+    check_fields(path, {k: v for k, v in (card.get("init") or {}).items() if v is not None}, CARD_BOUNDS)
     return card
 
 
@@ -112,9 +114,10 @@ def export_model(run_dir: str | os.PathLike, dest: str | os.PathLike) -> Path:
     if checkpoint is None:
         raise FileNotFoundError(f"run {str(run_dir)!r} has no checkpoint to export")
     state = read_state(checkpoint)
+    cfg = state["train_config"]
+    init = read_card(cfg["init_from"]) if cfg.get("init_from") else {}  # before dest, which may be the same folder
     model = load_model(checkpoint / "ema")
     save_model(model, dest)
-    cfg = state["train_config"]
     card = {
         "steps": state["step"],
         "train_seconds": round(state.get("train_seconds", 0.0), 1),
@@ -127,8 +130,16 @@ def export_model(run_dir: str | os.PathLike, dest: str | os.PathLike) -> Path:
         "learning_rates": learning_rate_phases(run_dir, cfg.get("warmup_steps", 0)),
         "task_weights": task_weight_phases(state),
     }
+    if cfg.get("init_from"):  # a fine-tune: the model it started from, so its whole training time is known
+        card["init"] = {"from": str(cfg["init_from"]), "steps": init.get("steps"),
+                        "train_seconds": total_train_seconds(init), "exported": init.get("exported")}
     write_atomic(dest / CARD_FILE, (json.dumps(card, indent=1, default=str) + "\n").encode())
     return dest
+
+
+def total_train_seconds(card: dict) -> float:
+    """A model card's training seconds, those of the model it was fine-tuned from included (card["init"])."""
+    return float(card.get("train_seconds") or 0.0) + float((card.get("init") or {}).get("train_seconds") or 0.0)
 
 
 def training_config_of(path: str | os.PathLike) -> dict:

@@ -196,7 +196,9 @@ def test_state_and_card_numbers_out_of_range_are_refused(smoke_run, tmp_path):
     card = json.loads((exported / "training.json").read_text())
     for change, message in [({"train_seconds": float("inf")}, "train_seconds must be a finite number"),
                             ({"steps": 1e30}, "steps must be an int"), ({"num_train_clips": 0}, "num_train_clips"),
-                            ({"train_config": [1]}, "train_config must be a JSON object")]:
+                            ({"train_config": [1]}, "train_config must be a JSON object"),
+                            ({"init": [1]}, "init must be a JSON object"),
+                            ({"init": {"train_seconds": float("inf")}}, "train_seconds must be a finite number")]:
         (exported / "training.json").write_text(json.dumps({**card, **change}))  # json writes inf as Infinity
         with pytest.raises(CheckpointError, match=f"training.json: {message}"):
             read_card(exported)

@@ -10,7 +10,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from minivdt import training
+from minivdt import cards, training
 from minivdt.checkpoints import read_state
 from minivdt.training import export_model, load_model, make_train_config, read_log, train
 
@@ -61,6 +61,14 @@ def test_export_writes_model_and_training_card(tmp_path):
     exported, from_run = load_model(dest), load_model(tmp_path / "run")
     for a, b in zip(exported.parameters(), from_run.parameters()):
         assert torch.equal(a, b)
+    assert "init" not in card
+    # a fine-tune of that model, exported over it: its card keeps the starting model's training, so a benchmark can
+    # give a baseline the whole training time (cards.total_train_seconds)
+    train(make_train_config("smoke", out_dir=str(tmp_path / "tune"), max_steps=1, init_from=str(dest)), progress=False)
+    tuned = json.loads((training.export_model(tmp_path / "tune", dest) / "training.json").read_text())
+    assert tuned["steps"] == 1 and tuned["init"]["steps"] == 2
+    assert tuned["init"]["train_seconds"] == pytest.approx(card["train_seconds"])
+    assert cards.total_train_seconds(tuned) == pytest.approx(tuned["train_seconds"] + card["train_seconds"])
 
 
 def test_runs_with_different_precisions_in_one_process(tmp_path):
