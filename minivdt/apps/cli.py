@@ -258,9 +258,6 @@ def _add_quality_args(parser):
 def _add_speed_args(parser):
     parser.add_argument("--sizes", nargs="+", default=None, help="model presets (default cpu-tiny VDT-S/4)")
     parser.add_argument("--device", default=None, help="cpu or cuda (default: the best available)")
-    parser.add_argument("--batch-size", type=_int(1, 4096), default=None, help="training batch (default: per size)")
-    parser.add_argument("--sample-batch-size", type=_int(1, 4096), default=None, help="sampling batch (default: per size)")
-    parser.add_argument("--repeats", type=_int(1, 1000), default=None, help="timed repeats per variant (default 5)")
 
 
 def _add_study_args(parser, unit: str, runs: str):

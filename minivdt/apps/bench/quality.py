@@ -264,10 +264,10 @@ def main(args) -> dict:
     """`minivdt bench quality`."""
     set_threads(args)
     quick = args.quick
-    q = bench_quality(args.checkpoint, args.budget_s or (2.0 if quick else None), args.num_clips or (2 if quick else 64),
-                      tuple(args.scenarios or (("drop", "roll") if quick else SCENARIOS)),
-                      args.steps or (2 if quick else None), args.sampler, args.vdt_run, args.cnn_run,
-                      cnn=not args.no_cnn, quick=quick)
+    scenarios = tuple(args.scenarios or (("drop", "roll") if quick else SCENARIOS))
+    num_clips, steps = args.num_clips or (2 if quick else 64), args.steps or (2 if quick else None)
+    q = bench_quality(args.checkpoint, args.budget_s or (2.0 if quick else None), num_clips, scenarios, steps,
+                      args.sampler, args.vdt_run, args.cnn_run, cnn=not args.no_cnn, quick=quick)
     curves = {name: ([p["seconds"] for p in points], [p["position_error"] for p in points])
               for name, points in q["learning_curves"].items() if points}
     q["plot"] = str(plot_curves(Path(args.out) / "learning_curves.png",

@@ -10,7 +10,7 @@ import time
 
 import torch
 
-from ...diffusion import DEFAULT_SAMPLER, make_scheduler, sample, training_loss
+from ...diffusion import DEFAULT_SAMPLER, sample, scheduler_for, training_loss
 from ...masks import make_mask
 from ...metrics import to_jsonable
 from ...model import VDT, count_flops
@@ -66,14 +66,13 @@ def _video_batch(cfg, batch, device, seed=0):
     return x0.to(device), mask.to(device)
 
 
-def train_step_fn(model, optimizer, x0, mask, bf16=False):
+def _train_step(model, optimizer, x0, mask, bf16):
     """One training step (masked diffusion loss forward + backward + AdamW step) as a no-argument function."""
-    scheduler = make_scheduler("ddpm", prediction_type=model.config.prediction_type)
-    device = x0.device
+    scheduler = scheduler_for(model, "ddpm")
 
     def step():
         model.train()
-        with _autocast(device, bf16):
+        with _autocast(x0.device, bf16):
             loss = training_loss(model, x0, mask, scheduler, generator=torch.Generator().manual_seed(0))
         loss.backward()
         optimizer.step()
@@ -82,9 +81,9 @@ def train_step_fn(model, optimizer, x0, mask, bf16=False):
     return step
 
 
-def sample_fn(model, x0, mask, steps, bf16=False):
+def _sampling(model, x0, mask, steps, bf16):
     """Sampling (the default sampler) of the masked part of x0 with `steps` steps as a no-argument function."""
-    scheduler = make_scheduler(DEFAULT_SAMPLER, prediction_type=model.config.prediction_type)
+    scheduler = scheduler_for(model)
 
     def run():
         model.eval()
@@ -100,68 +99,57 @@ def matmul_peak(n=2048, repeats=5, device=torch.device("cpu")) -> dict:
     for name, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
         g = torch.Generator().manual_seed(0)
         a, b = (torch.randn(n, n, generator=g).to(device, dtype) for _ in range(2))
-        t = interleaved_medians({name: lambda: a @ b}, repeats, warmup=1, device=device)[name]["median_s"]
+        t = interleaved_medians({name: lambda: a @ b}, repeats, device=device)[name]["median_s"]
         out[name] = dict(n=n, median_s=t, flops_per_s=2 * n ** 3 / t)
     return out
 
 
-def bench_throughput(size, overrides=None, train_batch=4, sample_batch=2, sample_steps=25, repeats=5,
-                     sample_repeats=3, device=None, peaks=None) -> dict:
+def bench_throughput(size, overrides, train_batch, sample_batch, sample_steps, repeats, sample_repeats, device,
+                     peaks) -> dict:
     """Training and sampling clips/s of one model size for each variant, with ratios against the naive fp32
     reference, and achieved FLOP/s of a training step as a fraction of the measured matmul peak."""
-    device = torch.device(device or pick_device())
     torch.manual_seed(0)
-    model = VDT.from_preset(size, **(overrides or {})).to(device)
-    reference = naive_reference(model)
+    model = VDT.from_preset(size, **overrides).to(device)
+    models = {True: naive_reference(model), False: model}  # naive -> the model a variant runs
+    optimizers = {naive: torch.optim.AdamW(m.parameters(), lr=1e-4) for naive, m in models.items()}
     cfg = model.cfg
-    x0, mask = _video_batch(cfg, train_batch, device)
-    train_fns, sample_fns = {}, {}
-    optimizers = {id(m): torch.optim.AdamW(m.parameters(), lr=1e-4) for m in (model, reference)}
-    sx0, smask = _video_batch(cfg, sample_batch, device, seed=1)
-    for name, naive, bf16 in VARIANTS:
-        m = reference if naive else model
-        train_fns[name] = train_step_fn(m, optimizers[id(m)], x0, mask, bf16)
-        sample_fns[name] = sample_fn(m, sx0, smask, sample_steps, bf16)
-    train = interleaved_medians(train_fns, repeats, warmup=1, device=device)
+    (x0, mask), (sx0, smask) = _video_batch(cfg, train_batch, device), _video_batch(cfg, sample_batch, device, seed=1)
+    train = interleaved_medians({name: _train_step(models[naive], optimizers[naive], x0, mask, bf16)
+                                 for name, naive, bf16 in VARIANTS}, repeats, device=device)
     for name, naive, bf16 in VARIANTS:  # a one-step warm-up of the no-grad kernels
-        sample_fn(reference if naive else model, sx0, smask, 1, bf16)()
-    sampling = interleaved_medians(sample_fns, sample_repeats, warmup=0, device=device)
+        _sampling(models[naive], sx0, smask, 1, bf16)()
+    sampling = interleaved_medians({name: _sampling(models[naive], sx0, smask, sample_steps, bf16)
+                                    for name, naive, bf16 in VARIANTS}, sample_repeats, warmup=0, device=device)
     step_flops = 3 * count_flops(cfg, train_batch)  # forward + backward (~2x forward)
     rows = {}
     for name, naive, bf16 in VARIANTS:
         t_train, t_sample = train[name]["median_s"], sampling[name]["median_s"]
-        achieved = step_flops / t_train
-        peak = (peaks or {}).get("bf16" if bf16 else "fp32", {}).get("flops_per_s")
+        dtype = "bf16" if bf16 else "fp32"
         rows[name] = dict(train_clips_per_s=train_batch / t_train, sample_clips_per_s=sample_batch / t_sample,
                           train_step_s=t_train, sample_s=t_sample, train_times_s=train[name]["times_s"],
-                          sample_times_s=sampling[name]["times_s"], achieved_flops_per_s=achieved,
-                          peak_dtype="bf16" if bf16 else "fp32", fraction_of_peak=achieved / peak if peak else None)
+                          sample_times_s=sampling[name]["times_s"], achieved_flops_per_s=step_flops / t_train,
+                          peak_dtype=dtype, fraction_of_peak=step_flops / t_train / peaks[dtype]["flops_per_s"])
     ref = rows[VARIANTS[0][0]]
     for row in rows.values():
         row["train_speedup"] = row["train_clips_per_s"] / ref["train_clips_per_s"]
         row["sample_speedup"] = row["sample_clips_per_s"] / ref["sample_clips_per_s"]
-    return dict(size=size, overrides=overrides or {}, parameters=sum(p.numel() for p in model.parameters()),
+    return dict(size=size, overrides=overrides, parameters=sum(p.numel() for p in model.parameters()),
                 num_frames=cfg.num_frames, tokens=cfg.num_frames * cfg.tokens_per_frame, train_batch=train_batch,
                 sample_batch=sample_batch, sample_steps=sample_steps, repeats=repeats, sample_repeats=sample_repeats,
                 train_step_flops=step_flops, variants=rows)
 
 
-def bench_speed(sizes=SPEED_SIZES, quick=False, device=None, train_batch=None, sample_batch=None, repeats=None,
-                sample_steps=25) -> dict:
+def bench_speed(sizes=SPEED_SIZES, quick=False, device=None, sample_steps=25) -> dict:
     """The matmul peaks, then each size's throughput (naive vs fast fp32 vs fast bf16)."""
     device = torch.device(device or pick_device())
-    overrides = QUICK_MODEL if quick else {}
-    repeats = repeats or (2 if quick else 5)
-    sample_steps = 2 if quick else sample_steps
-    peaks = matmul_peak(256 if quick else (2048 if device.type == "cpu" else 8192), repeats=2 if quick else 5,
-                        device=device)
+    repeats, sample_steps = (2, 2) if quick else (5, sample_steps)
+    peaks = matmul_peak(256 if quick else 2048 if device.type == "cpu" else 8192, repeats, device)
     sizes_out = []
     for size in sizes:
-        default = (2, 1) if quick else CPU_BATCHES.get(size, (4, 2)) if device.type == "cpu" else GPU_BATCHES
         print(f"speed: {size} on {device}", flush=True)
-        sizes_out.append(bench_throughput(size, overrides, train_batch or default[0], sample_batch or default[1],
-                                          sample_steps, repeats, sample_repeats=1 if quick else 3, device=device,
-                                          peaks=peaks))
+        batches = (2, 1) if quick else CPU_BATCHES.get(size, (4, 2)) if device.type == "cpu" else GPU_BATCHES
+        sizes_out.append(bench_throughput(size, QUICK_MODEL if quick else {}, *batches, sample_steps, repeats,
+                                          1 if quick else 3, device, peaks))
     return to_jsonable(dict(section="speed", quick=quick, device=str(device), threads=torch.get_num_threads(),
                             sampler=DEFAULT_SAMPLER, matmul_peak=peaks, sizes=sizes_out, **stamp()))
 
@@ -191,8 +179,7 @@ def render(s: dict, page) -> str:
 def main(args) -> dict:
     """`minivdt bench speed`."""
     set_threads(args)
-    s = bench_speed(sizes=tuple(args.sizes or SPEED_SIZES), quick=args.quick, device=args.device,
-                    train_batch=args.batch_size, sample_batch=args.sample_batch_size, repeats=args.repeats)
+    s = bench_speed(tuple(args.sizes or SPEED_SIZES), args.quick, args.device)
     return publish("speed", s, render, args)
 
 

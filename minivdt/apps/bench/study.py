@@ -24,8 +24,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ...checkpoints import write_atomic
 from ...data import to_tensor, to_uint8
-from ...diffusion import NUM_TRAIN_TIMESTEPS, make_scheduler, predict_x0, sample
+from ...diffusion import NUM_TRAIN_TIMESTEPS, predict_x0, sample, scheduler_for
 from ...masks import make_mask
 from ...metrics import position_errors
 from ...tokenizer import decode_video, encode_video, save_tokenizer, train_tokenizer
@@ -73,8 +74,7 @@ def sampled_error(model, clips, steps: int = STUDY_STEPS, seed: int = 0, vae=Non
     video = _to_model_space(clips, vae)
     mask = _task_mask(model, len(video), task)  # (B, F, 1, H, W)
     generated = mask[0].flatten(1).amax(1).bool().numpy()  # (F,) the frames the model generates
-    scheduler = make_scheduler(STUDY_SAMPLER, prediction_type=model.config.prediction_type)
-    generator = torch.Generator().manual_seed(seed)
+    scheduler, generator = scheduler_for(model, STUDY_SAMPLER), torch.Generator().manual_seed(seed)
     frames = _to_frames(sample(model, video, mask, scheduler, steps, generator=generator), vae)[:, generated]
     errors, lost = position_errors(frames, clips.positions[:, generated], clips.present)  # (B, F') each
     return errors.mean(-1), float(lost.mean())
@@ -88,8 +88,7 @@ def one_shot_error(model, clips, timestep: int, swap_context: bool = False, seed
     and the truth it is scored against stay its own."""
     x0 = _to_model_space(clips, vae)  # (B, F, C, H, W)
     mask = _task_mask(model, len(x0))
-    scheduler = make_scheduler(STUDY_SAMPLER, prediction_type=model.config.prediction_type)
-    generator = torch.Generator().manual_seed(seed)
+    scheduler, generator = scheduler_for(model, STUDY_SAMPLER), torch.Generator().manual_seed(seed)
     timesteps = torch.full((len(x0),), timestep, dtype=torch.long)
     noise = torch.randn(x0.shape, generator=generator)
     x_t = scheduler.add_noise(x0, noise, timesteps)  # x_t = sqrt(ᾱ_t) x_0 + sqrt(1 - ᾱ_t) ε
@@ -147,9 +146,7 @@ def run_arm(name: str, arm: dict, seed: int, budget_s: float, val: dict, out_dir
     budget = budget_s if budget_steps is None else budget_steps
     marks = [budget * (i + 1) / num_marks for i in range(num_marks)]
     curve = []
-    cpu0, wall0 = time.process_time(), time.perf_counter()
-    paused = {"cpu": 0.0, "wall": 0.0}
-    vae = None
+    cpu0, paused, vae = time.process_time(), [0.0], None  # paused: CPU seconds spent scoring, not training
     if tokenizer_cpu_s is not None:  # the latent arm: the tokenizer's training is part of the budget
         videos = load_training_videos(cfg)
         vae, _ = train_tokenizer(videos, steps=10 ** 9, seed=seed, progress=False,
@@ -158,17 +155,16 @@ def run_arm(name: str, arm: dict, seed: int, budget_s: float, val: dict, out_dir
         print(f"  {name} seed {seed}: tokenizer trained, {time.process_time() - cpu0:.0f} CPU-s", flush=True)
 
     def evaluate(step, ema_model, seconds):
-        used = time.process_time() - cpu0 - paused["cpu"]
+        used = time.process_time() - cpu0 - paused[0]
         if (used if budget_steps is None else step) < marks[len(curve)]:
             return
-        pause_cpu, pause_wall = time.process_time(), time.perf_counter()
-        point = {"cpu_s": round(used, 1), "wall_s": round(time.perf_counter() - wall0 - paused["wall"], 1),
-                 "step": step, **score(ema_model, val, steps, vae, other_tasks=len(curve) == num_marks - 1)}
+        pause = time.process_time()
+        point = {"cpu_s": round(used, 1), "step": step,
+                 **score(ema_model, val, steps, vae, other_tasks=len(curve) == num_marks - 1)}
         curve.append(point)
         print(f"  {name} seed {seed}: {used:.0f} CPU-s, step {step}, sampled {point['mean_position_error']:.2f} px, "
               f"x̂0@T {point['x0_error_T']:.2f} px, swap {point['context_sensitivity']:+.2f} px", flush=True)
-        paused["cpu"] += time.process_time() - pause_cpu
-        paused["wall"] += time.perf_counter() - pause_wall
+        paused[0] += time.process_time() - pause
         if len(curve) == len(marks):
             raise BudgetReached
 
@@ -202,18 +198,9 @@ def run_study(args, arms, table: dict, budget_s: float = 0.0, budget_steps: int 
                          model_overrides=QUICK_MODEL if args.quick else None, budget_steps=budget_steps)
         result["num_val_per_scenario"] = num_val
         out.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(result, indent=1) + "\n")
-        tmp.replace(path)
-    results = [json.loads(p.read_text()) for p in sorted(out.glob("*.json"))]
-    return [r for r in select(results, num_val, None if budget_steps else budget_s, budget_steps)
-            if r["arm"] in arms and r["seed"] in args.seeds]
-
-
-def select(results: list[dict], num_val: int, budget_s: float | None = None, budget_steps: int | None = None):
-    """The results of one study design (validation clips per scenario and budget): a folder may hold several."""
-    return [r for r in results if r.get("num_val_per_scenario") == num_val and r.get("budget_steps") == budget_steps
-            and (budget_s is None or r["budget_cpu_s"] == budget_s)]
+        write_atomic(path, (json.dumps(result, indent=1) + "\n").encode())
+    # a run's file name says its design (arm, seed, budget, validation clips): a folder may hold several designs
+    return [json.loads(path.read_text()) for path in sorted(paths.values()) if path.exists()]
 
 
 def _per_clip(results: list[dict], arm: str, task: str = "predict") -> dict:
@@ -247,31 +234,25 @@ def paired_comparison(results: list[dict], reference: str = "x0-high_noise", tas
 
 def summarize(results: list[dict], table: dict) -> dict:
     """One row per arm of `table` (mean over its seeds) at the end of its budget, and its curve points (also the
-    mean over its seeds), for the report."""
+    mean over its seeds, point by point: every seed is scored at the same fractions of the budget), for the report."""
     rows, curves = [], {}
     for name in table:
         runs = [r for r in results if r["arm"] == name and r["final"]]
         if not runs:
             continue
         final = [r["final"] for r in runs]
-        mean = lambda key: float(np.mean([f[key] for f in final]))  # noqa: E731
+        mean = lambda key, points=final: float(np.mean([p[key] for p in points]))  # noqa: E731
+        lost = lambda points: float(np.mean([np.mean(list(p["lost"].values())) for p in points]))  # noqa: E731
         rows.append(dict(arm=name, seeds=[r["seed"] for r in runs], budget_cpu_s=runs[0]["budget_cpu_s"],
-                         steps=int(np.mean([f["step"] for f in final])),
+                         steps=int(mean("step")),
                          position_error={s: float(np.mean([f["position_error"][s] for f in final]))
                                          for s in final[0]["position_error"]},
-                         mean_position_error=mean("mean_position_error"),
-                         lost=float(np.mean([np.mean(list(f["lost"].values())) for f in final])),
+                         mean_position_error=mean("mean_position_error"), lost=lost(final),
                          x0_error_T=mean("x0_error_T"), x0_error_half=mean("x0_error_half"),
                          context_sensitivity=mean("context_sensitivity"),
                          other_tasks={task: float(np.mean([f[task]["mean_position_error"] for f in final]))
                                       for task in OTHER_TASKS if all(task in f for f in final)}))
-        # the curve averaged over the seeds, point by point (every seed is scored at the same fractions of the budget)
-        curves[name] = [dict(cpu_s=float(np.mean([p["cpu_s"] for p in points])),
-                             wall_s=float(np.mean([p["wall_s"] for p in points])),
-                             step=int(np.mean([p["step"] for p in points])),
-                             sampled=float(np.mean([p["mean_position_error"] for p in points])),
-                             lost=float(np.mean([np.mean(list(p["lost"].values())) for p in points])),
-                             one_shot=float(np.mean([p["x0_error_T"] for p in points])),
-                             swap=float(np.mean([p["context_sensitivity"] for p in points])))
-                        for points in zip(*(r["curve"] for r in runs))]
+        curves[name] = [dict(cpu_s=mean("cpu_s", p), step=int(mean("step", p)), sampled=mean("mean_position_error", p),
+                             lost=lost(p), one_shot=mean("x0_error_T", p), swap=mean("context_sensitivity", p))
+                        for p in zip(*(r["curve"] for r in runs))]
     return dict(rows=rows, curves=curves)
