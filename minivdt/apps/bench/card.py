@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ...cards import read_card
+from ...cards import read_card, total_train_seconds
 from ...checkpoints import read_json_object
 from ...model import count_flops
 from ...training import load_model
@@ -15,6 +15,7 @@ from .common import CNN_NAME, TRIVIAL, VDT_NAME, md_table
 
 RESULTS_START, RESULTS_END = "<!-- results: written by `minivdt bench card` -->", "<!-- /results -->"
 TIMES_START, TIMES_END = "<!-- lesson times: written by `minivdt bench card` -->", "<!-- /lesson times -->"
+EXPERIMENTS_START, EXPERIMENTS_END = "<!-- experiments: written by `minivdt bench card` -->", "<!-- /experiments -->"
 TIME_MODES = {"quick": "quick mode (CI)", "cpu": "default on a CPU", "cuda": "default on a GPU"}
 # quality.json's method -> its column in the results table
 RESULT_COLUMNS = {VDT_NAME: VDT_NAME, CNN_NAME: CNN_NAME,
@@ -37,15 +38,69 @@ def results_table(quality: dict) -> list[str]:
                     rows + [["**mean**"] + [f"**{e:.2f}**" for e in mean]])
 
 
+def stochastic_table(stochastic: dict) -> list[str]:
+    """Per stochastic scenario and method: energy score ± SE, best-of-1 and best-of-8, lost balls, Brier score."""
+    rows = [[f"{scenario}: {name}", f"{r['energy']['mean']:.2f} ± {r['energy']['se']:.2f}",
+             f"{r['best_of']['1']['mean']:.2f}", f"{r['best_of']['8']['mean']:.2f}", f"{r['lost']['mean']:.1%}",
+             f"{r['brier']['mean']:.3f}"]
+            for scenario, methods in stochastic["scenarios"].items() for name, r in methods.items()
+            if name not in ("uniform noise", "blank (no balls)")]
+    return md_table(["scenario: method", "energy px", "best-of-1 px", "best-of-8 px", "lost", "Brier"], rows)
+
+
 def readme_results(bench_dir) -> str:
-    """README.md's results block (between RESULTS_START and RESULTS_END): one captioned table."""
+    """README.md's results block (between RESULTS_START and RESULTS_END): the deterministic scenarios' table and,
+    when measured, the stochastic scenarios' (lesson 9)."""
     q = _load(Path(bench_dir) / "quality.json")
     if not q:
         return "(no quality benchmark yet: run `minivdt bench quality`)"
-    return "\n".join([f"Position error in pixels of the {q['num_given']} predicted frames (lower is better), "
-                      f"{q['num_clips']} held-out test clips per scenario, the VDT sampled with "
-                      f"{q['sampler'].upper()}-{q['sampling_steps']}; from `assets/benchmarks/quality.json`:", ""]
-                     + results_table(q))
+    lines = [f"Position error in pixels of the {q['num_given']} predicted frames (lower is better), "
+             f"{q['num_clips']} held-out test clips per scenario, the VDT sampled with "
+             f"{q['sampler'].upper()}-{q['sampling_steps']}; from `assets/benchmarks/quality.json`:", ""] \
+        + results_table(q)
+    st = _load(Path(bench_dir) / "stochastic.json")
+    if st:
+        lines += ["", f"An uncertain future (lesson 9): {st['num_clips']} held-out clips, each scored against "
+                  f"{st['num_futures']} simulator futures; the VDT rows draw {st['num_samples']} samples per clip, the "
+                  "others predict once (lower is better; ± one standard error); from "
+                  "`assets/benchmarks/stochastic.json`:", ""] + stochastic_table(st)
+    return "\n".join(lines)
+
+
+def _experiment_score(result: dict) -> tuple[str, str]:
+    """(what is scored, 'fine-tuned / bundled / copy-last') of one `minivdt eval` JSON."""
+    if "clips" in result:  # your own clips: PSNR of the predicted frames
+        c = result["clips"]
+        return "PSNR dB (higher is better)", f"{c['VDT']['psnr']:.1f} / — / {c['copy_last_frame']['psnr']:.1f}"
+    if result.get("uncertain"):  # energy score, mean over scenarios
+        names = list(next(iter(result["uncertain"].values())))
+        mean = {n: sum(s[n]["energy_score"] for s in result["uncertain"].values()) / len(result["uncertain"])
+                for n in names}
+        return "energy px", f"{mean[names[0]]:.2f} / — / {mean['copy_last_frame']:.2f}"
+    mean = {n: sum(s[n]["position_error"] for s in result["predict"].values()) / len(result["predict"])
+            for n in ("VDT", "copy_last_frame")}
+    return "position error px", f"{mean['VDT']:.2f} / — / {mean['copy_last_frame']:.2f}"
+
+
+def readme_experiments(bench_dir) -> str:
+    """README.md's table of 'Your own experiment' recipes, from assets/experiments.py's experiments.json."""
+    e = _load(Path(bench_dir) / "experiments.json")
+    if not e:
+        return "(not measured yet: run `python assets/experiments.py runs/experiments`)"
+    rows = []
+    for r in e["recipes"]:
+        what, score = _experiment_score(r["fine_tuned"])
+        bundled = _experiment_score(r["bundled"])[1].split(" / ")[0]
+        rows.append([r["recipe"], f"`{r['train_command']}`", f"{r['train_seconds'] / 60:.1f} min ({r['steps']} steps)",
+                     what, score.replace("—", bundled, 1), "not measured"])
+    return "\n".join([f"Three recipes, each fine-tuned from the bundled model for {e['minutes']:g} minutes of "
+                      "training, as measured:", ""] + md_table(["recipe", "command", "CPU time", "scored by", "fine-tuned / bundled / copy-last",
+                                 "GPU time"], rows) + [
+        "", f"- `python assets/experiments.py` on {e['cpu_count']} CPU cores, {e['threads'] or 'default'} torch "
+        f"thread(s), load average {e['load_average_at_start']:.1f} at the start and {e['load_average_at_end']:.1f} "
+        f"at the end (other jobs shared the cores); CPU time is the whole `train` command; each run is scored by "
+        f"`minivdt eval` on {e['num_clips']} test clips per scenario (your own videos: the validation files), the "
+        "bundled model on the same clips. No GPU was lent to the session that measured it."])
 
 
 def lesson_times(bench_dir) -> str:
@@ -85,11 +140,13 @@ def _sampling(card: dict) -> str:
     choice = card.get("sampling")
     if not choice:
         return "no measured choice: the library default sampler (`minivdt.diffusion.DEFAULT_SAMPLER`)"
-    u = choice.get("unconditional")
+    u, st = choice.get("unconditional"), choice.get("stochastic")
     return (f"{choice['sampler'].upper()}-{choice['steps']} for predictions (the lowest mean position error on "
             "validation clips, `minivdt bench sampler`)"
             + (f"; {u['sampler'].upper()}-{u['steps']} from nothing (balls per frame closest to real clips)"
-               if u else ""))
+               if u else "")
+            + (f"; {st['sampler'].upper()}-{st['steps']} for an uncertain future (the lowest energy score against the "
+               "simulator's futures on validation clips of the stochastic scenarios)" if st else ""))
 
 
 def _learning_rates(card: dict, train: dict) -> str:
@@ -107,6 +164,15 @@ def _task_mixes(card: dict, train: dict) -> str:
     if len(mixes) == 1:
         return mixes[0]
     return "; then ".join(f"{mix} (from step {p['from_step']})" for mix, p in zip(mixes, phases))
+
+
+def _training(card: dict) -> str:
+    this = f"{card.get('steps')} steps, {card.get('train_seconds', 0):.0f} s of training on {card.get('machine')}"
+    init = card.get("init")
+    if not init:
+        return this
+    return (f"{this}, fine-tuned from the model of {init.get('exported')} ({init.get('steps')} steps, "
+            f"{init.get('train_seconds', 0):.0f} s): {total_train_seconds(card):.0f} s in all")
 
 
 def model_card(model_dir, bench_dir, name: str = "vdt-cpu-tiny") -> str:
@@ -134,19 +200,27 @@ def model_card(model_dir, bench_dir, name: str = "vdt-cpu-tiny") -> str:
              f"| optimisation | AdamW, lr {_learning_rates(card, train)} ({train.get('warmup_steps')} warm-up steps), "
              f"batch {train.get('batch_size')}, grad-clip {train.get('grad_clip')}, {train.get('mixed_precision')} "
              f"mixed precision, seed {train.get('seed')} |",
-             f"| training | {card.get('steps')} steps, {card.get('train_seconds', 0):.0f} s of training on "
-             f"{card.get('machine')} |",
+             f"| training | {_training(card)} |",
              f"| sampling | {_sampling(card)} |", "",
              "Reproduce: the phases of `assets/train_bundled.py`'s docstring, one `python assets/train_bundled.py RUN "
              "--steps N ...` each (the learning rates and task mixes of the rows above; one torch thread; resumable: "
              "run it again after an interruption), `minivdt export RUN assets/vdt-cpu-tiny`, `minivdt bench sampler "
              "--checkpoint assets/vdt-cpu-tiny --write-card`, `minivdt bench quality`, then `minivdt bench card`. "
-             "Its learning curve: `assets/benchmarks/bundled_run_curve.jsonl` (`assets/bundled_curve.py`).", ""]
+             "Its learning curve: `assets/benchmarks/bundled_run_curve.jsonl` (`assets/bundled_curve.py`)."
+             + (" Then the fine-tune onto the stochastic `bounce` scenario beside the others: the two phases of "
+                "`assets/train_stochastic.py`'s docstring (its curve: `assets/benchmarks/stochastic_curve.jsonl`), "
+                "exported over the model it started from, and the same benchmarks with `minivdt bench stochastic` "
+                "after them." if card.get("init") else ""), ""]
     if quality:
         lines += ["## How good it is (`BENCHMARKS.md`)", "",
                   f"{quality['num_clips']} test clips per scenario (never seen in training or in choosing the "
                   f"sampler), mean position error of the {quality['num_given']} predicted frames (px); measured "
                   f"{quality['date']}.", ""] + results_table(quality) + [""] + targets_summary(quality) + [""]
+    stochastic = _load(Path(bench_dir) / "stochastic.json")
+    if stochastic:
+        lines += [f"An uncertain future (`minivdt bench stochastic`, lesson 9): {stochastic['num_clips']} test clips, "
+                  f"each against {stochastic['num_futures']} simulator futures; measured {stochastic['date']}.", ""] \
+            + stochastic_table(stochastic) + [""]
     return "\n".join(lines)
 
 
@@ -167,6 +241,7 @@ def write_cards(model_dir, bench_dir, readme="README.md") -> list[Path]:
     if readme.is_file():
         text = _replace_block(readme.read_text(), RESULTS_START, RESULTS_END, readme_results(bench_dir))
         text = _replace_block(text, TIMES_START, TIMES_END, lesson_times(bench_dir))
+        text = _replace_block(text, EXPERIMENTS_START, EXPERIMENTS_END, readme_experiments(bench_dir))
         readme.write_text(text)
         written.append(readme)
     return written
