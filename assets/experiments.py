@@ -62,6 +62,12 @@ def write_pendulum_videos(folder: Path, num_files: int = 20, num_frames: int = 4
         mediapy.write_video(folder / f"pendulum_{i:02d}.mp4", frames, fps=8)
 
 
+def started_from() -> dict:
+    """Which bundled model the recipes fine-tuned: its card's steps, training seconds and export date."""
+    card = json.loads((BUNDLED / "training.json").read_text())
+    return {k: card.get(k) for k in ("steps", "train_seconds", "exported")}
+
+
 def run(command: list[str], log) -> float:
     """Run one CLI command (as a user types it), logging its output; its wall-clock seconds."""
     log.write(f"\n$ {' '.join(command)}\n")
@@ -105,7 +111,7 @@ def main():
                              bundled=json.loads((run_dir / "eval-bundled" / "eval.json").read_text())))
             print(f"{name}: {train_s:.0f} s training command, {eval_s:.0f} s eval, {steps} steps", flush=True)
     OUT_JSON.write_text(json.dumps(dict(
-        recipes=rows, minutes=args.minutes, num_clips=args.num_clips, threads=os.environ.get("OMP_NUM_THREADS"),
+        recipes=rows, started_from=started_from(), minutes=args.minutes, num_clips=args.num_clips, threads=os.environ.get("OMP_NUM_THREADS"),
         cpu_count=os.cpu_count(), load_average_at_start=round(load_before, 2),
         load_average_at_end=round(os.getloadavg()[0], 2), date=time.strftime("%Y-%m-%d"),
         python=sys.version.split()[0]), indent=1))

@@ -93,8 +93,9 @@ def readme_experiments(bench_dir) -> str:
         bundled = _experiment_score(r["bundled"])[1].split(" / ")[0]
         rows.append([r["recipe"], f"`{r['train_command']}`", f"{r['train_seconds'] / 60:.1f} min ({r['steps']} steps)",
                      what, score.replace("—", bundled, 1), "not measured"])
-    return "\n".join([f"Three recipes, each fine-tuned from the bundled model for {e['minutes']:g} minutes of "
-                      "training, as measured:", ""] + md_table(["recipe", "command", "CPU time", "scored by", "fine-tuned / bundled / copy-last",
+    start = e.get("started_from") or {}
+    return "\n".join([f"Three recipes, each fine-tuned for {e['minutes']:g} minutes of training from the bundled model "
+                      f"of {start.get('exported', '?')} ({start.get('steps', '?')} steps), as measured:", ""] + md_table(["recipe", "command", "CPU time", "scored by", "fine-tuned / bundled / copy-last",
                                  "GPU time"], rows) + [
         "", f"- `python assets/experiments.py` on {e['cpu_count']} CPU cores, {e['threads'] or 'default'} torch "
         f"thread(s), load average {e['load_average_at_start']:.1f} at the start and {e['load_average_at_end']:.1f} "
