@@ -53,10 +53,11 @@ def pytest_runtest_logreport(report):
 def pytest_terminal_summary(terminalreporter):
     if not _durations:
         return
-    terminalreporter.section("notebook run times (cells only, quick mode)" if os.environ["MINIVDT_QUICK"] != "0"
+    quick = os.environ["MINIVDT_QUICK"] != "0"
+    terminalreporter.section("notebook run times (cells only, quick mode)" if quick
                              else "notebook run times (cells only, full size)")
     for name, seconds in sorted(_durations.items()):
-        flag = "  <-- over the quick-mode budget" if seconds > QUICK_BUDGET_S else ""
+        flag = "  <-- over the quick-mode budget" if quick and seconds > QUICK_BUDGET_S else ""
         terminalreporter.write_line(f"{seconds:7.1f} s  {name}{flag}")
     out = os.environ.get("MINIVDT_LESSON_TIMES")
     if out:
