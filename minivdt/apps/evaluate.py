@@ -23,8 +23,9 @@ from ..data import split_seeds
 from ..futures import sample_futures
 from ..metrics import evaluate, evaluate_uncertain, format_table, format_uncertain, mse, psnr, ssim, to_jsonable
 from ..training import load_model, pick_device
-from ..viz import save_video, side_by_side, upscale
+from ..viz import save_video
 from ..world import SCENARIOS, make_clips, make_world
+from .demo import labelled_video
 
 NUM_FUTURES = 16  # simulator futures per stochastic clip
 TRIVIAL = ("copy_last_frame", "constant_velocity")
@@ -53,10 +54,10 @@ def run_eval(checkpoint=None, world: dict | None = None, scenarios=None, data=No
                                            checkpoint, seed)
     print(title)
     print(results.pop("_table"))
-    video = save_video(out_dir / "eval.mp4", upscale(np.concatenate(rows, axis=1), 4), fps=4)
+    video = save_video(out_dir / "eval.mp4", labelled_video(rows, num_given), fps=4)  # rows: (name, truth, VDT)
     with open(out_dir / "eval.json", "w") as f:
         json.dump(to_jsonable({"title": title, "checkpoint": str(checkpoint), **results}), f, indent=1)
-    print(f"wrote {out_dir / 'eval.json'} and {video} (each row: truth | frames 1-{num_given} given + predicted)")
+    print(f"wrote {out_dir / 'eval.json'} and {video} (each row: truth | VDT, each frame labelled given or predicted)")
     return results
 
 
@@ -78,7 +79,7 @@ def _eval_world(model, trained, world, scenarios, num_given, num_clips, num_samp
         results[scenario] = {name: evaluate(fn, clips, num_given) for name, fn in methods.items()}
         shown = clips.select(slice(0, 2))
         future = methods["VDT"](shown.frames[:, :num_given], shown, config.num_frames - num_given)
-        rows += [side_by_side(t, np.concatenate([t[:num_given], f])) for t, f in zip(shown.frames, future)]
+        rows.append((scenario, shown.frames, np.concatenate([shown.frames[:, :num_given], future], 1)))
         if clips.rough_floor.any():
             futures = sample_futures(clips, NUM_FUTURES, num_given, scenario=scenario)
             samplers = {f"VDT {stochastic_sampler}-{stochastic_steps}": vdt_sampler(model, stochastic_steps, seed,
@@ -112,5 +113,5 @@ def _eval_user_clips(model, data, num_given, num_clips, checkpoint, seed):
                                                      for n, r in results.items()])
     title = (f"{len(frames)} validation windows of your clips ({clips.summary()}), {num_given} given -> "
              f"{num_future} predicted (predicted frames only); VDT sampled with {sampler}-{steps}")
-    rows = [side_by_side(t, np.concatenate([t[:num_given], f])) for t, f in zip(frames[:4], predicted["VDT"][:4])]
+    rows = [("your clips", frames[:4], np.concatenate([frames[:4, :num_given], predicted["VDT"][:4]], 1))]
     return {"data": str(data), "clips": results, "_table": table}, rows, title
