@@ -19,8 +19,13 @@ def tiny_cnn(tmp_path_factory):
 
 def test_quick_run_writes_json_section_and_targets(tiny_checkpoint, tiny_cnn, tmp_path):
     out = tmp_path / "bench"
+    curve = tmp_path / "curve.jsonl"  # two points of assets/train_stochastic.py's curve
+    curve.write_text("".join(json.dumps(dict(step=s, seconds=s * 1.5, position_error=1.0, bounce_energy_ddpm25=e,
+                                             bounce_energy_ddim1=2.0, bounce_lost_ddpm25=0.1)) + "\n"
+                             for s, e in ((500, 1.75), (1000, 1.5))))
     assert cli.main(["bench", "stochastic", "--quick", "--checkpoint", str(tiny_checkpoint), "--cnn-run",
-                     str(tiny_cnn), "--out", str(out), "--md", str(tmp_path / "B.md"), "--threads", "1"]) == 0
+                     str(tiny_cnn), "--out", str(out), "--md", str(tmp_path / "B.md"), "--threads", "1",
+                     "--curve", str(curve)]) == 0
     data = json.loads((out / "stochastic.json").read_text())
     rows = data["scenarios"]["bounce"]
     assert {data["vdt"], "VDT ddim-1", "SimVP-CNN", "copy_last_frame", "constant_velocity", "uniform noise",
@@ -31,6 +36,7 @@ def test_quick_run_writes_json_section_and_targets(tiny_checkpoint, tiny_cnn, tm
     assert rows["blank (no balls)"]["lost"]["mean"] == 1.0  # no ball is no forecast
     section = (out / "stochastic.md").read_text()
     assert "### Targets" in section and "energy below SimVP-CNN by > 2 SE" in section
+    assert "| 1000 | 1500 | 1.00 | 1.50 | 2.00 | 10.0% |" in section  # the VDT's curve, where training stalls
     assert "Stochastic scenarios" in (tmp_path / "B.md").read_text()
     targets = stochastic.targets(data)
     assert all(isinstance(met, bool) for _, _, met in targets) and len(targets) >= 7

@@ -297,6 +297,8 @@ def _add_stochastic_args(parser):
     parser.add_argument("--num-clips", type=_int(1, MAX_CLIPS), default=64, help="test clips per scenario (default 64)")
     parser.add_argument("--futures", type=_int(1, 1024), default=16, help="simulator futures per clip, M (default 16)")
     parser.add_argument("--samples", type=_int(1, 1024), default=16, help="VDT samples per clip, K (default 16)")
+    parser.add_argument("--curve", default=None, help="the VDT run's curve.jsonl (assets/train_stochastic.py), shown "
+                        "beside the CNN's training curve")
 
 
 def _add_sampler_args(parser):

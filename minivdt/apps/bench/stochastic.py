@@ -11,6 +11,7 @@ paired with the VDT's on the same clips.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -50,8 +51,9 @@ def _row(result) -> dict:
 
 
 def bench_stochastic(checkpoint=None, cnn_run=None, num_clips: int = 64, num_futures: int = 16,
-                     num_samples: int = 16, seed: int = 0, quick: bool = False, progress=print) -> dict:
-    """Score every method on `num_clips` test clips per stochastic scenario -> the section's JSON data."""
+                     num_samples: int = 16, seed: int = 0, quick: bool = False, progress=print, curve=None) -> dict:
+    """Score every method on `num_clips` test clips per stochastic scenario -> the section's JSON data. curve: the
+    VDT run's curve.jsonl (assets/train_stochastic.py), kept beside the CNN's training curve."""
     checkpoint = Path(checkpoint) if checkpoint is not None else default_checkpoint()
     cnn_info = None
     if cnn_run is not None:
@@ -60,7 +62,7 @@ def bench_stochastic(checkpoint=None, cnn_run=None, num_clips: int = 64, num_fut
         if abs(float(cnn_info.get("budget_s", -1)) - budget) > 0.01 * budget:  # a run stops after its budget's step
             raise ValueError(f"--cnn-run {str(cnn_run)!r} was trained for {cnn_info.get('budget_s')} s, but the VDT "
                              f"for {budget} s (its training.json): not an equal-budget comparison")
-        cnn_info.pop("curve", None)
+    vdt_curve = [] if curve is None else _read_curve(curve)
     model = load_model(checkpoint, device=pick_device())
     trained = training_config_of(checkpoint)
     world = make_world(trained.get("world") or {}, size=model.cfg.height, num_frames=model.cfg.num_frames)
@@ -91,7 +93,8 @@ def bench_stochastic(checkpoint=None, cnn_run=None, num_clips: int = 64, num_fut
     return to_jsonable(dict(
         section="stochastic", quick=quick, checkpoint=str(checkpoint), vdt=vdt, num_clips=num_clips,
         num_futures=num_futures, num_samples=num_samples, num_given=num_given, world=trained.get("world") or {},
-        cnn=None if cnn_info is None else dict(run=str(cnn_run), **cnn_info), scenarios=scenarios, **stamp()))
+        cnn=None if cnn_info is None else dict(run=str(cnn_run), **cnn_info), scenarios=scenarios,
+        vdt_curve=vdt_curve, **stamp()))
 
 
 def sampler_scores(model, candidates, world, num_given: int, num_val: int = 32, num_futures: int = 16,
@@ -148,6 +151,44 @@ def _ratio_range(ratio, num_samples) -> str:
     return f"{np.nanmin(ratio):.2f}-{np.nanmax(ratio):.2f}"
 
 
+def _read_curve(path) -> list[dict]:
+    """The JSON lines of a curve file; one line naming the file if it is not one."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"--curve {str(path)!r} is not a file")
+    try:
+        rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ValueError(f"--curve {str(path)!r} is not JSON lines ({error})") from None
+    needed = ("step", "seconds", "position_error", "bounce_energy_ddpm25", "bounce_energy_ddim1", "bounce_lost_ddpm25")
+    if not all(isinstance(r, dict) and all(k in r for k in needed) for r in rows):
+        raise ValueError(f"--curve {str(path)!r}: every line needs {needed} (assets/train_stochastic.py's curve.jsonl)")
+    return rows
+
+
+def _curves(data) -> list[str]:
+    """Where training stalls: the VDT's and the CNN's validation points during their equal training time."""
+    vdt, cnn = data.get("vdt_curve") or [], (data.get("cnn") or {}).get("curve") or []
+    if not vdt and not cnn:
+        return []
+    lines = ["### Training curves (validation clips, during the equal training time)", ""]
+    if vdt:
+        lines += ["VDT (`assets/benchmarks/stochastic_curve.jsonl`): position error of DDIM-1 on 4 validation clips "
+                  "per deterministic scenario; energy score and lost balls on 8 validation bounce clips (8 samples, "
+                  "16 futures):", "",
+                  *md_table(["step", "train s", "position error px", "bounce energy DDPM-25", "DDIM-1",
+                             "lost DDPM-25"],
+                            [[r["step"], f"{r['seconds']:.0f}", f"{r['position_error']:.2f}",
+                              f"{r['bounce_energy_ddpm25']:.2f}", f"{r['bounce_energy_ddim1']:.2f}",
+                              f"{r['bounce_lost_ddpm25']:.1%}"] for r in vdt]), ""]
+    if cnn:
+        lines += ["SimVP-CNN (its `simvp.json`), the same clips, one prediction:", "",
+                  *md_table(["step", "train s", "position error px", "bounce energy"],
+                            [[r["step"], f"{r['seconds']:.0f}", f"{r['position_error']:.2f}",
+                              f"{r['bounce_energy']:.2f}"] for r in cnn]), ""]
+    return lines
+
+
 def render(data, page) -> str:
     """The section of BENCHMARKS.md, from the JSON alone."""
     cnn = data.get("cnn")
@@ -176,6 +217,7 @@ def render(data, page) -> str:
         first = data["num_given"] + 1
         lines += ["Energy score per future frame (px):", "",
                   *md_table(["method", *(f"f{first + i}" for i in range(len(steps[0]) - 1))], steps), ""]
+    lines += _curves(data)
     lines += ["### Targets", "", *md_table(["target", "measured", "met"],
                                            [[t, m, "yes" if ok else "no"] for t, m, ok in targets(data)]), ""]
     return "\n".join(lines)
@@ -184,7 +226,7 @@ def render(data, page) -> str:
 def main(args):
     set_threads(args)
     quick = args.quick
-    data = bench_stochastic(checkpoint=args.checkpoint, cnn_run=args.cnn_run, seed=0, quick=quick,
+    data = bench_stochastic(checkpoint=args.checkpoint, cnn_run=args.cnn_run, seed=0, quick=quick, curve=args.curve,
                             num_clips=2 if quick else args.num_clips, num_futures=2 if quick else args.futures,
                             num_samples=2 if quick else args.samples)
     publish("stochastic", data, render, args)
