@@ -17,7 +17,8 @@ ROOT = Path(__file__).resolve().parent.parent
 def _blocks(text: str) -> list[str]:
     """README's generated blocks."""
     blocks = []
-    for start, end in ((card.RESULTS_START, card.RESULTS_END), (card.TIMES_START, card.TIMES_END)):
+    for start, end in ((card.RESULTS_START, card.RESULTS_END), (card.TIMES_START, card.TIMES_END),
+                       (card.UNCERTAIN_START, card.UNCERTAIN_END), (card.EXPERIMENTS_START, card.EXPERIMENTS_END)):
         assert text.count(start) == 1 and text.count(end) == 1
         blocks.append(text.split(start)[1].split(end)[0])
     return blocks

@@ -15,6 +15,8 @@ from .common import CNN_NAME, TRIVIAL, VDT_NAME, md_table
 
 RESULTS_START, RESULTS_END = "<!-- results: written by `minivdt bench card` -->", "<!-- /results -->"
 TIMES_START, TIMES_END = "<!-- lesson times: written by `minivdt bench card` -->", "<!-- /lesson times -->"
+UNCERTAIN_START, UNCERTAIN_END = "<!-- uncertain results: written by `minivdt bench card` -->", \
+    "<!-- /uncertain results -->"
 EXPERIMENTS_START, EXPERIMENTS_END = "<!-- experiments: written by `minivdt bench card` -->", "<!-- /experiments -->"
 TIME_MODES = {"quick": "quick mode (CI)", "cpu": "default on a CPU", "cuda": "default on a GPU"}
 # quality.json's method -> its column in the results table
@@ -49,22 +51,25 @@ def stochastic_table(stochastic: dict) -> list[str]:
 
 
 def readme_results(bench_dir) -> str:
-    """README.md's results block (between RESULTS_START and RESULTS_END): the deterministic scenarios' table and,
-    when measured, the stochastic scenarios' (lesson 9)."""
+    """README.md's results block (between RESULTS_START and RESULTS_END): the deterministic scenarios' table."""
     q = _load(Path(bench_dir) / "quality.json")
     if not q:
         return "(no quality benchmark yet: run `minivdt bench quality`)"
-    lines = [f"Position error in pixels of the {q['num_given']} predicted frames (lower is better), "
-             f"{q['num_clips']} held-out test clips per scenario, the VDT sampled with "
-             f"{q['sampler'].upper()}-{q['sampling_steps']}; from `assets/benchmarks/quality.json`:", ""] \
-        + results_table(q)
+    return "\n".join([f"Position error in pixels of the {q['num_given']} predicted frames (lower is better), "
+                      f"{q['num_clips']} held-out test clips per scenario, the VDT sampled with "
+                      f"{q['sampler'].upper()}-{q['sampling_steps']}; from `assets/benchmarks/quality.json`:", ""]
+                     + results_table(q))
+
+
+def readme_uncertain(bench_dir) -> str:
+    """README.md's block for the stochastic scenarios (lesson 9), from stochastic.json."""
     st = _load(Path(bench_dir) / "stochastic.json")
-    if st:
-        lines += ["", f"An uncertain future (lesson 9): {st['num_clips']} held-out clips, each scored against "
-                  f"{st['num_futures']} simulator futures; the VDT rows draw {st['num_samples']} samples per clip, the "
-                  "others predict once (lower is better; ± one standard error); from "
-                  "`assets/benchmarks/stochastic.json`:", ""] + stochastic_table(st)
-    return "\n".join(lines)
+    if not st:
+        return "(not measured yet: run `minivdt bench stochastic`)"
+    return "\n".join([f"An uncertain future (lesson 9): {st['num_clips']} held-out clips, each scored against "
+                      f"{st['num_futures']} simulator futures; the VDT rows draw {st['num_samples']} samples per clip, "
+                      "the others predict once (lower is better; ± one standard error); from "
+                      "`assets/benchmarks/stochastic.json`:", ""] + stochastic_table(st))
 
 
 def _experiment_score(result: dict) -> tuple[str, str]:
@@ -94,14 +99,14 @@ def readme_experiments(bench_dir) -> str:
         rows.append([r["recipe"], f"`{r['train_command']}`", f"{r['train_seconds'] / 60:.1f} min ({r['steps']} steps)",
                      what, score.replace("—", bundled, 1), "not measured"])
     start = e.get("started_from") or {}
-    return "\n".join([f"Three recipes, each fine-tuned for {e['minutes']:g} minutes of training from the bundled model "
-                      f"of {start.get('exported', '?')} ({start.get('steps', '?')} steps), as measured:", ""] + md_table(["recipe", "command", "CPU time", "scored by", "fine-tuned / bundled / copy-last",
-                                 "GPU time"], rows) + [
-        "", f"- `python assets/experiments.py` on {e['cpu_count']} CPU cores, {e['threads'] or 'default'} torch "
-        f"thread(s), load average {e['load_average_at_start']:.1f} at the start and {e['load_average_at_end']:.1f} "
-        f"at the end (other jobs shared the cores); CPU time is the whole `train` command; each run is scored by "
-        f"`minivdt eval` on {e['num_clips']} test clips per scenario (your own videos: the validation files), the "
-        "bundled model on the same clips. No GPU was lent to the session that measured it."])
+    return "\n".join([f"Three recipes, each fine-tuned for {e['minutes']:g} minutes of training from an earlier bundled "
+                      f"model ({start.get('steps', '?')} steps), run by `python assets/experiments.py` on "
+                      f"{e['cpu_count']} CPU cores with {e['threads'] or 'default'} torch thread(s) while other jobs "
+                      f"shared the cores (load average {e['load_average_at_start']:.1f} to "
+                      f"{e['load_average_at_end']:.1f}); CPU time is the whole `train` command; each run is scored by "
+                      f"`minivdt eval` on {e['num_clips']} test clips per scenario (your own videos: the validation "
+                      "files), the bundled model on the same clips; no GPU was lent to measure the GPU column:", ""] + md_table(["recipe", "command", "CPU time", "scored by", "fine-tuned / bundled / copy-last",
+                                 "GPU time"], rows))
 
 
 def lesson_times(bench_dir) -> str:
@@ -242,6 +247,7 @@ def write_cards(model_dir, bench_dir, readme="README.md") -> list[Path]:
     if readme.is_file():
         text = _replace_block(readme.read_text(), RESULTS_START, RESULTS_END, readme_results(bench_dir))
         text = _replace_block(text, TIMES_START, TIMES_END, lesson_times(bench_dir))
+        text = _replace_block(text, UNCERTAIN_START, UNCERTAIN_END, readme_uncertain(bench_dir))
         text = _replace_block(text, EXPERIMENTS_START, EXPERIMENTS_END, readme_experiments(bench_dir))
         readme.write_text(text)
         written.append(readme)
