@@ -322,8 +322,11 @@ def test_ctrl_c_is_one_line_that_says_what_was_kept(tmp_path):
             "--checkpoint-every", "2"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     env.pop("MINIVDT_DEBUG", None)
+    # SIGINT's default action in the child: a shell's background job (`cmd &`) ignores SIGINT, Python then installs
+    # no KeyboardInterrupt handler, and a suite started that way would test nothing but the ignored signal
     training = subprocess.Popen(argv + ["--steps", "100000"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                text=True, env=env, cwd=tmp_path)
+                                text=True, env=env, cwd=tmp_path,
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 240
     while not (run / "log.jsonl").is_file() or len((run / "log.jsonl").read_text().splitlines()) < 5:
         assert training.poll() is None and time.time() < deadline, training.communicate()
