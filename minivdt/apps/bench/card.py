@@ -72,19 +72,16 @@ def readme_uncertain(bench_dir) -> str:
                       "`assets/benchmarks/stochastic.json`:", ""] + stochastic_table(st))
 
 
-def _experiment_score(result: dict) -> tuple[str, str]:
-    """(what is scored, 'fine-tuned / bundled / copy-last') of one `minivdt eval` JSON."""
+def _experiment_score(result: dict) -> tuple[str, str, float, float]:
+    """(what is scored, its number format, the VDT's score, copy-last's) of one `minivdt eval` JSON."""
     if "clips" in result:  # your own clips: PSNR of the predicted frames
         c = result["clips"]
-        return "PSNR dB (higher is better)", f"{c['VDT']['psnr']:.1f} / — / {c['copy_last_frame']['psnr']:.1f}"
-    if result.get("uncertain"):  # energy score, mean over scenarios
-        names = list(next(iter(result["uncertain"].values())))
-        mean = {n: sum(s[n]["energy_score"] for s in result["uncertain"].values()) / len(result["uncertain"])
-                for n in names}
-        return "energy px", f"{mean[names[0]]:.2f} / — / {mean['copy_last_frame']:.2f}"
-    mean = {n: sum(s[n]["position_error"] for s in result["predict"].values()) / len(result["predict"])
-            for n in ("VDT", "copy_last_frame")}
-    return "position error px", f"{mean['VDT']:.2f} / — / {mean['copy_last_frame']:.2f}"
+        return "PSNR dB (higher is better)", ".1f", c["VDT"]["psnr"], c["copy_last_frame"]["psnr"]
+    uncertain = result.get("uncertain")
+    scores, key = (uncertain, "energy_score") if uncertain else (result["predict"], "position_error")
+    vdt = next(name for name in next(iter(scores.values())) if name.startswith("VDT"))  # "VDT" or "VDT ddpm-25"
+    mean = {n: sum(s[n][key] for s in scores.values()) / len(scores) for n in (vdt, "copy_last_frame")}
+    return ("energy px" if uncertain else "position error px"), ".2f", mean[vdt], mean["copy_last_frame"]
 
 
 def readme_experiments(bench_dir) -> str:
@@ -94,18 +91,19 @@ def readme_experiments(bench_dir) -> str:
         return "(not measured yet: run `python assets/experiments.py runs/experiments`)"
     rows = []
     for r in e["recipes"]:
-        what, score = _experiment_score(r["fine_tuned"])
-        bundled = _experiment_score(r["bundled"])[1].split(" / ")[0]
+        what, fmt, tuned, copy_last = _experiment_score(r["fine_tuned"])
+        bundled = _experiment_score(r["bundled"])[2]
         rows.append([r["recipe"], f"`{r['train_command']}`", f"{r['train_seconds'] / 60:.1f} min ({r['steps']} steps)",
-                     what, score.replace("—", bundled, 1), "not measured"])
+                     what, " / ".join(format(x, fmt) for x in (tuned, bundled, copy_last)), "not measured"])
     start = e.get("started_from") or {}
-    return "\n".join([f"Three recipes, each fine-tuned for {e['minutes']:g} minutes of training from an earlier bundled "
-                      f"model ({start.get('steps', '?')} steps), run by `python assets/experiments.py` on "
+    return "\n".join([f"Three recipes, each fine-tuned for {e['minutes']:g} minutes of training from an earlier "
+                      f"bundled model ({start.get('steps', '?')} steps), run by `python assets/experiments.py` on "
                       f"{e['cpu_count']} CPU cores with {e['threads'] or 'default'} torch thread(s) while other jobs "
                       f"shared the cores (load average {e['load_average_at_start']:.1f} to "
                       f"{e['load_average_at_end']:.1f}); CPU time is the whole `train` command; each run is scored by "
                       f"`minivdt eval` on {e['num_clips']} test clips per scenario (your own videos: the validation "
-                      "files), the bundled model on the same clips; no GPU was lent to measure the GPU column:", ""] + md_table(["recipe", "command", "CPU time", "scored by", "fine-tuned / bundled / copy-last",
+                      "files), the bundled model on the same clips; no GPU was lent to measure the GPU column:", ""]
+                     + md_table(["recipe", "command", "CPU time", "scored by", "fine-tuned / bundled / copy-last",
                                  "GPU time"], rows))
 
 

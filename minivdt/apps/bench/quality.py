@@ -123,15 +123,16 @@ def train_cnn_curve(videos, subset, budget_s, eval_every_s, num_given=8, seed=0,
 
 
 def load_cnn_run(folder, budget_s):
-    """(model, info) of a SimVP kept by `bench quality --cnn-run` (a baselines.save_cnn folder); refuses one
-    trained for another budget."""
+    """(model, info) of a SimVP kept by `bench quality --cnn-run` or made by assets/train_stochastic_cnn.py (a
+    baselines.save_cnn folder); refuses one trained for another budget (bench quality and bench stochastic)."""
     model, info = load_cnn(folder)
     # a fine-tuned CNN (assets/train_stochastic_cnn.py) counts the training of the CNN it started from, as the VDT's
     # budget counts its starting model's (cards.total_train_seconds); 1%: a run stops after its budget's last step
     total = float(info.get("budget_s", -1)) + float(info.get("init_train_seconds") or 0.0)
     if abs(total - budget_s) > 0.01 * budget_s:
         raise ValueError(f"--cnn-run {str(folder)!r} was trained for {total:.1f} s, but the budget is "
-                         f"{budget_s} s; delete it or pass the matching --budget-s")
+                         f"{budget_s} s: not an equal-budget comparison (delete it, or pass bench quality the "
+                         "matching --budget-s)")
     return model, dict(info, budget_s=total)
 
 

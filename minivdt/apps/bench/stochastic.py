@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ...baselines import BASELINES, REFERENCES, cnn_predictor, deterministic_sampler, load_cnn, vdt_sampler
-from ...cards import num_given_of, read_card, sampling_of, training_config_of
+from ...baselines import BASELINES, REFERENCES, cnn_predictor, deterministic_sampler, vdt_sampler
+from ...cards import num_given_of, read_card, sampling_of, total_train_seconds, training_config_of
 from ...course import default_checkpoint
 from ...data import split_seeds
 from ...futures import sample_futures
@@ -25,6 +25,7 @@ from ...metrics import evaluate_uncertain, to_jsonable
 from ...training import load_model, pick_device
 from ...world import STOCHASTIC_SCENARIOS, make_clips, make_world
 from .common import CNN_NAME, TRIVIAL, md_stamp, md_table, publish, render_files, set_threads, stamp, shown
+from .quality import load_cnn_run
 
 KS = (1, 4, 8)
 # `bench sampler`'s candidates for uncertain futures: the chain lengths worth comparing, and one step
@@ -57,11 +58,7 @@ def bench_stochastic(checkpoint=None, cnn_run=None, num_clips: int = 64, num_fut
     checkpoint = Path(checkpoint) if checkpoint is not None else default_checkpoint()
     cnn_info = None
     if cnn_run is not None:
-        cnn, cnn_info = load_cnn(cnn_run)
-        budget = float(read_card(checkpoint).get("train_seconds", 0.0))
-        if abs(float(cnn_info.get("budget_s", -1)) - budget) > 0.01 * budget:  # a run stops after its budget's step
-            raise ValueError(f"--cnn-run {str(cnn_run)!r} was trained for {cnn_info.get('budget_s')} s, but the VDT "
-                             f"for {budget} s (its training.json): not an equal-budget comparison")
+        cnn, cnn_info = load_cnn_run(cnn_run, total_train_seconds(read_card(checkpoint)))
     vdt_curve = [] if curve is None else _read_curve(curve)
     model = load_model(checkpoint, device=pick_device())
     trained = training_config_of(checkpoint)
